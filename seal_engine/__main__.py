@@ -1,0 +1,3 @@
+from seal_engine.cli import entry
+
+entry()

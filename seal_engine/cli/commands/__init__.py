@@ -1,0 +1,1 @@
+"""One module per `seal` subcommand (discovered automatically; see `seal_engine.cli`)."""

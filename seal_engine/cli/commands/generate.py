@@ -1,0 +1,54 @@
+"""`seal generate`: prompt to images, one PNG and one JSON sidecar per seed."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ...errors import InputError
+from ...schedulers import SCHEDULERS
+from ..options import TerminalProgress, add_model_arguments, runtime_from_args
+
+NAME = "generate"
+HELP = "generate images from a prompt (one PNG + JSON sidecar per seed)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_model_arguments(parser)
+    parser.add_argument("--prompt", required=True)
+    parser.add_argument("--negative", default="")
+    parser.add_argument("--seed", type=int, nargs="+", default=[0], metavar="N")
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--guidance", type=float, default=7.5)
+    parser.add_argument("--size", default=None, metavar="WxH", help="default: the model's native size")
+    parser.add_argument("--scheduler", choices=list(SCHEDULERS), default="default")
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("-o", "--out", required=True, metavar="OUT_DIR")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ...generation import GenerationSettings, generate, parse_size, write_outputs
+    from ...loading import load_pipeline
+
+    width = height = None
+    if args.size:
+        width, height = parse_size(args.size)
+    settings = GenerationSettings(prompt=args.prompt, negative_prompt=args.negative, seeds=args.seed,
+                                  steps=args.steps, guidance_scale=args.guidance, width=width, height=height,
+                                  scheduler=args.scheduler, batch_size=args.batch)
+    settings.validate()
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out} exists and is not a folder.")
+    bar = TerminalProgress()
+    try:
+        model = load_pipeline(args.model, runtime_from_args(args), config=args.config, progress=bar)
+        prepare = getattr(args, "_prepare_model", None)
+        if prepare:
+            prepare(model, settings)
+        results = generate(model, settings, progress=bar)
+    finally:
+        bar.close()
+    for path in write_outputs(results, out):
+        print(path)
+    return 0

@@ -1,0 +1,174 @@
+"""Where a model comes from: a hub id, a local diffusers folder or a single checkpoint file.
+
+Hub downloads go through huggingface_hub into our own cache folder (under the
+user data dir) so the app can tell whether the default model is present and how
+much it downloaded. Pickle checkpoints can run arbitrary code when unpickled,
+so they are refused unless the user opts in, and then read weights-only.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from .errors import InputError, ModelError, OfflineError
+from .paths import models_cache_dir
+from .progress import CancelToken, ProgressCallback, ProgressEvent, no_progress
+
+DEFAULT_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
+"""The maintained mirror of Stable Diffusion 1.5 (the original runwayml repo was removed)."""
+
+DEFAULT_MODEL_DOWNLOAD_GB = 2.8
+"""Approximate size of what we fetch for the default model (fp32 safetensors, no safety checker)."""
+
+SAFE_SUFFIXES = (".safetensors",)
+PICKLE_SUFFIXES = (".ckpt", ".bin", ".pt", ".pth")
+HUB_ALLOW_PATTERNS = [
+    "model_index.json",
+    "scheduler/*",
+    "tokenizer*/*",
+    "text_encoder*/config.json",
+    "text_encoder*/model.safetensors",
+    "unet/config.json",
+    "unet/diffusion_pytorch_model.safetensors",
+    "vae/config.json",
+    "vae/diffusion_pytorch_model.safetensors",
+]
+_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+class SourceKind(str, enum.Enum):
+    HUB = "hub"
+    FOLDER = "folder"
+    SINGLE_FILE = "single_file"
+    PICKLE_FILE = "pickle_file"
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    spec: str  # what the user typed
+    kind: SourceKind
+    path: Path  # a local folder (hub snapshot or diffusers folder) or a checkpoint file
+    repo_id: Optional[str] = None
+
+
+def classify(spec: str | os.PathLike) -> SourceKind:
+    text = str(spec).strip()
+    if not text:
+        raise InputError("No model given; pass a hub id, a diffusers folder or a .safetensors file.")
+    path = Path(text).expanduser()
+    if path.is_dir():
+        return SourceKind.FOLDER
+    if path.is_file():
+        suffix = path.suffix.lower()
+        if suffix in SAFE_SUFFIXES:
+            return SourceKind.SINGLE_FILE
+        if suffix in PICKLE_SUFFIXES:
+            return SourceKind.PICKLE_FILE
+        raise InputError(f"{path} is not a model: expected a diffusers folder or a .safetensors checkpoint.")
+    looks_like_path = text.startswith((".", "/", "~")) or "\\" in text \
+        or Path(text).suffix.lower() in SAFE_SUFFIXES + PICKLE_SUFFIXES
+    if looks_like_path or not _REPO_ID.match(text):
+        raise InputError(f"Model '{text}' not found: no such folder or file, and it is not a hub id like 'org/name'.")
+    return SourceKind.HUB
+
+
+def _hub_offline_message(repo_id: str) -> str:
+    return (
+        f"Model '{repo_id}' is not in the local cache and the model hub cannot be reached; "
+        "connect once to download it, pass --model with a local folder or .safetensors file, "
+        "or try `seal tiny-model DIR` for an offline dry run."
+    )
+
+
+def is_cached(repo_id: str = DEFAULT_MODEL, cache_dir: Optional[Path] = None) -> bool:
+    """True when every file we need for `repo_id` is already in the cache."""
+    try:
+        _snapshot(repo_id, cache_dir or models_cache_dir(), local_only=True)
+        return True
+    except Exception:
+        return False
+
+
+def _snapshot(repo_id: str, cache_dir: Path, *, local_only: bool, tqdm_class=None) -> Path:
+    from huggingface_hub import snapshot_download
+
+    kwargs = dict(repo_id=repo_id, cache_dir=str(cache_dir), allow_patterns=HUB_ALLOW_PATTERNS,
+                  local_files_only=local_only)
+    if tqdm_class is not None:
+        kwargs["tqdm_class"] = tqdm_class
+    folder = Path(snapshot_download(**kwargs))
+    if not (folder / "model_index.json").is_file():
+        raise FileNotFoundError(folder / "model_index.json")
+    return folder
+
+
+def _progress_tqdm(progress: ProgressCallback, cancel: Optional[CancelToken]):
+    """A tqdm class that forwards huggingface_hub's file progress to our callback."""
+    from tqdm.auto import tqdm
+
+    class _Forward(tqdm):  # type: ignore[misc]
+        def update(self, n=1):  # noqa: D401 - tqdm API
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            out = super().update(n)
+            progress(ProgressEvent("download", int(self.n), int(self.total or 0), message=str(self.desc or "")))
+            return out
+
+    return _Forward
+
+
+def resolve(
+    spec: str | os.PathLike,
+    *,
+    allow_pickle: bool = False,
+    offline: bool = False,
+    cache_dir: Optional[Path] = None,
+    progress: ProgressCallback = no_progress,
+    cancel: Optional[CancelToken] = None,
+) -> ResolvedModel:
+    """Turn what the user typed into a local path, downloading a hub model once if needed."""
+    kind = classify(spec)
+    text = str(spec).strip()
+    if kind is SourceKind.FOLDER:
+        path = Path(text).expanduser().resolve()
+        if not (path / "model_index.json").is_file():
+            raise ModelError(f"{path} is not a diffusers model folder (model_index.json is missing).")
+        return ResolvedModel(text, kind, path)
+    if kind is SourceKind.SINGLE_FILE:
+        return ResolvedModel(text, kind, Path(text).expanduser().resolve())
+    if kind is SourceKind.PICKLE_FILE:
+        if not allow_pickle:
+            raise ModelError(
+                f"{Path(text).name} is a pickle checkpoint, which can run arbitrary code when opened; "
+                "convert it to .safetensors, or pass --allow-pickle if you trust its source "
+                "(it is then read with torch's weights-only mode)."
+            )
+        return ResolvedModel(text, kind, Path(text).expanduser().resolve())
+
+    cache = Path(cache_dir) if cache_dir else models_cache_dir()
+    try:
+        return ResolvedModel(text, kind, _snapshot(text, cache, local_only=True), repo_id=text)
+    except Exception:
+        pass
+    if offline or os.environ.get("HF_HUB_OFFLINE") in ("1", "true", "True"):
+        raise OfflineError(_hub_offline_message(text))
+    progress(ProgressEvent("download", 0, 0, message=f"Downloading {text} into {cache}"))
+    try:
+        folder = _snapshot(text, cache, local_only=False, tqdm_class=_progress_tqdm(progress, cancel))
+    except Exception as err:  # huggingface_hub raises many transport/lookup types
+        name = type(err).__name__
+        if name in ("RepositoryNotFoundError", "RevisionNotFoundError"):
+            raise ModelError(f"The hub has no model '{text}' (or it is private); check the id.") from err
+        if name == "GatedRepoError":
+            raise ModelError(
+                f"'{text}' is gated: accept its licence on the hub and log in with `hf auth login`."
+            ) from err
+        if err.__class__.__name__ == "Cancelled":
+            raise
+        raise OfflineError(_hub_offline_message(text)) from err
+    return ResolvedModel(text, kind, folder, repo_id=text)
