@@ -1,7 +1,8 @@
 """Text-to-image generation with recorded settings, per-step progress and cancel.
 
 One image per seed, each from its own CPU `torch.Generator`, so a seed gives the
-same pixels on the same machine whatever the batch it ran in. The pipeline's
+same pixels on the same machine and the same starting noise whatever the batch
+it ran in (batched kernels may round a pixel level differently). The pipeline's
 `callback_on_step_end` reports progress and checks the cancel token, so a
 cancel lands within one denoising step.
 """
