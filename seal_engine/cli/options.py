@@ -40,12 +40,13 @@ def runtime_from_args(args: argparse.Namespace) -> RuntimeOptions:
 
 
 class TerminalProgress:
-    """A one-line progress bar on a terminal; one line per phase otherwise."""
+    """A one-line progress bar on a terminal (stderr); one line per phase on stdout otherwise,
+    so that stderr carries nothing but the one-line error when something goes wrong."""
 
     def __init__(self, stream=None) -> None:
         import sys
 
-        self.stream = stream or sys.stderr
+        self.stream = stream or (sys.stderr if sys.stderr.isatty() else sys.stdout)
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.phase = None
 
