@@ -107,16 +107,46 @@ def _snapshot(repo_id: str, cache_dir: Path, *, local_only: bool, tqdm_class=Non
     return folder
 
 
-def _progress_tqdm(progress: ProgressCallback, cancel: Optional[CancelToken]):
-    """A tqdm class that forwards huggingface_hub's file progress to our callback."""
-    from tqdm.auto import tqdm
+class _NullWriter:
+    """Where the forwarding bars draw: nowhere (our callback is the only progress display)."""
+
+    def write(self, _text: str) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+
+def _progress_tqdm(progress: ProgressCallback, cancel: Optional[CancelToken], label: str = ""):
+    """A tqdm class that forwards huggingface_hub's download progress to our callback.
+
+    snapshot_download (huggingface_hub 2.x) opens several bars with this class at once: a files
+    counter and two byte counters (bytes written, bytes received). Forwarding them all would make
+    the count jump between them, so only the first byte counter that moves is forwarded (the files
+    counter until then), repeats are dropped, and nothing is drawn on stderr: our callback is the
+    one progress display."""
+    from tqdm import tqdm  # the plain class: nothing is drawn, so no notebook widgets either
+
+    state: dict = {"bar": None, "last": None}
 
     class _Forward(tqdm):  # type: ignore[misc]
+        def __init__(self, *args, **kwargs):
+            kwargs["file"] = _NullWriter()
+            kwargs["disable"] = False  # a disabled tqdm stops counting
+            kwargs.pop("name", None)
+            super().__init__(*args, **kwargs)
+
         def update(self, n=1):  # noqa: D401 - tqdm API
             if cancel is not None:
                 cancel.raise_if_cancelled()
             out = super().update(n)
-            progress(ProgressEvent("download", int(self.n), int(self.total or 0), message=str(self.desc or "")))
+            if state["bar"] is None or (self.unit == "B" and state["bar"].unit != "B"):
+                state["bar"] = self
+            if state["bar"] is self:
+                step, total = int(self.n), int(self.total or 0)
+                if (step, total) != state["last"]:
+                    state["last"] = (step, total)
+                    progress(ProgressEvent("download", step, total, message=label or str(self.desc or "")))
             return out
 
     return _Forward
@@ -159,7 +189,8 @@ def resolve(
         raise OfflineError(_hub_offline_message(text))
     progress(ProgressEvent("download", 0, 0, message=f"Downloading {text} into {cache}"))
     try:
-        folder = _snapshot(text, cache, local_only=False, tqdm_class=_progress_tqdm(progress, cancel))
+        bars = _progress_tqdm(progress, cancel, f"Downloading {text}")
+        folder = _snapshot(text, cache, local_only=False, tqdm_class=bars)
     except Exception as err:  # huggingface_hub raises many transport/lookup types
         name = type(err).__name__
         if name in ("RepositoryNotFoundError", "RevisionNotFoundError"):

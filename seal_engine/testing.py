@@ -145,3 +145,126 @@ def save_tiny_model(out_dir: str | Path, arch: str = "sd15", seed: int = 0) -> P
     with staged_dir(out, overwrite=out.exists() and (out / "model_index.json").is_file()) as stage:
         pipe.save_pretrained(str(stage), safe_serialization=True)
     return out
+
+
+# --- single-file (original LDM / CompVis layout) checkpoints ------------------------------------------------
+
+_LDM_UNET_PREFIX = "model.diffusion_model."
+_LDM_VAE_PREFIX = "first_stage_model."
+_LDM_CLIP_PREFIX = "cond_stage_model.transformer.text_model."
+_UNET_RESNET_NAMES = {"norm1": "in_layers.0", "conv1": "in_layers.2", "norm2": "out_layers.0",
+                      "conv2": "out_layers.3", "time_emb_proj": "emb_layers.1", "conv_shortcut": "skip_connection"}
+_UNET_TOP_LEVEL = {"time_embedding.linear_1": "time_embed.0", "time_embedding.linear_2": "time_embed.2",
+                   "conv_in": "input_blocks.0.0", "conv_norm_out": "out.0", "conv_out": "out.2"}
+_VAE_MID_ATTN_NAMES = {"group_norm": "norm", "to_q": "q", "to_k": "k", "to_v": "v", "to_out.0": "proj_out"}
+
+
+def _ldm_unet_key(key: str, layers_per_block: int, up_blocks_with_attention: set[int]) -> str:
+    """Diffusers UNet key -> LDM key: the inverse of diffusers' `convert_ldm_unet_checkpoint`.
+
+    LDM numbers input_blocks consecutively: 0 is conv_in, then each down block has
+    `layers_per_block` (resnet[, attention]) entries plus one downsampler entry; output_blocks
+    hold `layers_per_block + 1` entries per up block, the upsampler sitting in the last one
+    after the attention (index 2) or directly after the resnet (index 1)."""
+    import re
+
+    param_owner, _, param = key.rpartition(".")
+    if param_owner in _UNET_TOP_LEVEL:
+        return f"{_UNET_TOP_LEVEL[param_owner]}.{param}"
+    per_block = layers_per_block + 1
+
+    def resnet(rest: str) -> str:
+        head, _, tail = rest.partition(".")
+        return f"{_UNET_RESNET_NAMES.get(head, head)}.{tail}"
+
+    if m := re.fullmatch(r"down_blocks\.(\d+)\.(resnets|attentions)\.(\d+)\.(.+)", key):
+        index = 1 + int(m[1]) * per_block + int(m[3])
+        return f"input_blocks.{index}.0.{resnet(m[4])}" if m[2] == "resnets" else f"input_blocks.{index}.1.{m[4]}"
+    if m := re.fullmatch(r"down_blocks\.(\d+)\.downsamplers\.0\.conv\.(.+)", key):
+        return f"input_blocks.{1 + int(m[1]) * per_block + layers_per_block}.0.op.{m[2]}"
+    if m := re.fullmatch(r"mid_block\.resnets\.(\d+)\.(.+)", key):
+        return f"middle_block.{2 * int(m[1])}.{resnet(m[2])}"
+    if m := re.fullmatch(r"mid_block\.attentions\.0\.(.+)", key):
+        return f"middle_block.1.{m[1]}"
+    if m := re.fullmatch(r"up_blocks\.(\d+)\.(resnets|attentions)\.(\d+)\.(.+)", key):
+        index = int(m[1]) * per_block + int(m[3])
+        return f"output_blocks.{index}.0.{resnet(m[4])}" if m[2] == "resnets" else f"output_blocks.{index}.1.{m[4]}"
+    if m := re.fullmatch(r"up_blocks\.(\d+)\.upsamplers\.0\.conv\.(.+)", key):
+        block = int(m[1])
+        slot = 2 if block in up_blocks_with_attention else 1
+        return f"output_blocks.{block * per_block + layers_per_block}.{slot}.conv.{m[2]}"
+    raise ValueError(f"no LDM name for UNet parameter {key}")
+
+
+def _ldm_vae_key(key: str, num_up_blocks: int) -> str:
+    """Diffusers VAE key -> LDM key: the inverse of diffusers' `convert_ldm_vae_checkpoint`
+    (LDM numbers decoder up blocks from the bottom, diffusers from the top)."""
+    import re
+
+    if m := re.fullmatch(r"(encoder|decoder)\.conv_norm_out\.(.+)", key):
+        return f"{m[1]}.norm_out.{m[2]}"
+    if m := re.fullmatch(r"encoder\.down_blocks\.(\d+)\.resnets\.(\d+)\.(.+)", key):
+        return f"encoder.down.{m[1]}.block.{m[2]}.{m[3].replace('conv_shortcut', 'nin_shortcut')}"
+    if m := re.fullmatch(r"encoder\.down_blocks\.(\d+)\.downsamplers\.0\.conv\.(.+)", key):
+        return f"encoder.down.{m[1]}.downsample.conv.{m[2]}"
+    if m := re.fullmatch(r"decoder\.up_blocks\.(\d+)\.resnets\.(\d+)\.(.+)", key):
+        block = num_up_blocks - 1 - int(m[1])
+        return f"decoder.up.{block}.block.{m[2]}.{m[3].replace('conv_shortcut', 'nin_shortcut')}"
+    if m := re.fullmatch(r"decoder\.up_blocks\.(\d+)\.upsamplers\.0\.conv\.(.+)", key):
+        return f"decoder.up.{num_up_blocks - 1 - int(m[1])}.upsample.conv.{m[2]}"
+    if m := re.fullmatch(r"(encoder|decoder)\.mid_block\.resnets\.(\d+)\.(.+)", key):
+        return f"{m[1]}.mid.block_{int(m[2]) + 1}.{m[3].replace('conv_shortcut', 'nin_shortcut')}"
+    if m := re.fullmatch(r"(encoder|decoder)\.mid_block\.attentions\.0\.(.+)\.(weight|bias)", key):
+        return f"{m[1]}.mid.attn_1.{_VAE_MID_ATTN_NAMES[m[2]]}.{m[3]}"
+    if re.fullmatch(r"(encoder|decoder)\.(conv_in|conv_out)\.(weight|bias)|(post_)?quant_conv\.(weight|bias)", key):
+        return key
+    raise ValueError(f"no LDM name for VAE parameter {key}")
+
+
+def save_tiny_single_file(pipeline_folder: str | Path, out_path: str | Path) -> Path:
+    """Write a saved SD1.x diffusers pipeline as ONE original-layout (CompVis/LDM) `.safetensors`
+    checkpoint, the kind users download from model sites.
+
+    No such checkpoint exists offline, and diffusers only converts LDM -> diffusers, so this is
+    the inverse of its `convert_ldm_unet_checkpoint` / `convert_ldm_vae_checkpoint` /
+    `convert_ldm_clip_checkpoint`, derived from them; tests then load the file through the real
+    `from_single_file` path and compare every tensor. SD1.x only (SDXL's OpenCLIP encoder has
+    another layout)."""
+    import torch
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+    from safetensors.torch import save
+    from transformers import CLIPTextModel
+
+    from .architecture import Architecture, detect_folder
+    from .atomic import atomic_write_bytes
+    from .loading import quiet_libraries
+
+    quiet_libraries()
+    folder = Path(pipeline_folder)
+    if detect_folder(folder) is not Architecture.SD1:
+        raise ValueError(f"{folder} is not an SD1.x pipeline; only SD1.x single-file checkpoints are written.")
+    unet = UNet2DConditionModel.from_pretrained(str(folder), subfolder="unet")
+    vae = AutoencoderKL.from_pretrained(str(folder), subfolder="vae")
+    text_encoder = CLIPTextModel.from_pretrained(str(folder), subfolder="text_encoder")
+
+    state: dict[str, torch.Tensor] = {}
+    lpb = unet.config.layers_per_block
+    if not isinstance(lpb, int):
+        raise ValueError("per-block layers_per_block has no single LDM numbering")
+    with_attention = {i for i, block in enumerate(unet.up_blocks) if getattr(block, "attentions", None)}
+    for key, tensor in unet.state_dict().items():
+        state[_LDM_UNET_PREFIX + _ldm_unet_key(key, lpb, with_attention)] = tensor
+    num_up = len(vae.config.up_block_types)
+    for key, tensor in vae.state_dict().items():
+        if ".mid_block.attentions.0." in key and key.endswith("weight") and tensor.ndim == 2:
+            tensor = tensor[:, :, None, None]  # LDM's VAE attention uses 1x1 convolutions
+        state[_LDM_VAE_PREFIX + _ldm_vae_key(key, num_up)] = tensor
+    for key, tensor in text_encoder.state_dict().items():
+        # transformers >= 5.6 flattened CLIPTextModel (no `text_model.` level); LDM keeps it
+        state[_LDM_CLIP_PREFIX + key.removeprefix("text_model.")] = tensor
+    state = {k: v.detach().contiguous().clone() for k, v in state.items()}
+
+    out = Path(out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out, save(state, metadata={"format": "pt", "source": "seal_engine.testing"}))
+    return out
