@@ -19,7 +19,7 @@ from typing import Any, Iterator, Optional
 from .architecture import Architecture, detect_checkpoint, detect_folder
 from .devices import RuntimeOptions, dtype_name, select_device, select_dtype
 from .errors import ModelError, OfflineError, OutOfMemoryError
-from .model_source import DEFAULT_MODEL, ResolvedModel, SourceKind, resolve
+from .model_source import DEFAULT_MODEL, ResolvedModel, SourceKind, hub_offline, resolve
 from .paths import models_cache_dir
 from .progress import CancelToken, ProgressCallback, ProgressEvent, no_progress
 
@@ -29,6 +29,10 @@ SINGLE_FILE_CONFIGS = {
     Architecture.SDXL: "stabilityai/stable-diffusion-xl-base-1.0",
 }
 """Hub repos whose configs describe a single-file checkpoint of each family."""
+
+
+_UNREACHABLE = {"LocalEntryNotFoundError", "OfflineModeIsEnabled", "ConnectError", "ConnectTimeout",
+                "ReadTimeout", "HfHubHTTPError"}
 
 
 @dataclass
@@ -136,12 +140,13 @@ def load_pipeline(
         arch = _read_single_file(resolved)
         cls = pipeline_class(arch)
         cfg = str(config) if config else SINGLE_FILE_CONFIGS[arch]
-        local_only = options.offline or os.environ.get("HF_HUB_OFFLINE") in ("1", "true")
+        local_only = hub_offline(options.offline)
         try:
             pipe = cls.from_single_file(str(resolved.path), config=cfg, dtype=dtype,
                                         local_files_only=local_only, cache_dir=str(models_cache_dir()))
         except Exception as err:
-            if config is None and not Path(cfg).is_dir():
+            unreachable = type(err).__name__ in _UNREACHABLE or isinstance(err, (ConnectionError, TimeoutError))
+            if config is None and not Path(cfg).is_dir() and (local_only or unreachable):
                 raise OfflineError(
                     f"{resolved.path.name} is an {arch.label} checkpoint whose configuration files are not cached "
                     f"and the hub cannot be reached; pass --config with a diffusers folder of the same "

@@ -77,6 +77,11 @@ def classify(spec: str | os.PathLike) -> SourceKind:
     return SourceKind.HUB
 
 
+def hub_offline(explicit: bool = False) -> bool:
+    """True when the user (or HF_HUB_OFFLINE) says never to contact the hub."""
+    return explicit or os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def _hub_offline_message(repo_id: str) -> str:
     return (
         f"Model '{repo_id}' is not in the local cache and the model hub cannot be reached; "
@@ -185,7 +190,7 @@ def resolve(
         return ResolvedModel(text, kind, _snapshot(text, cache, local_only=True), repo_id=text)
     except Exception:
         pass
-    if offline or os.environ.get("HF_HUB_OFFLINE") in ("1", "true", "True"):
+    if hub_offline(offline):
         raise OfflineError(_hub_offline_message(text))
     progress(ProgressEvent("download", 0, 0, message=f"Downloading {text} into {cache}"))
     try:
