@@ -24,6 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scheduler", choices=list(SCHEDULERS), default="default")
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("-o", "--out", required=True, metavar="OUT_DIR")
+    parser.add_argument("--concept", metavar="CONCEPT_DIR",
+                        help="a learned character (from `seal personalize`); write <char> in the prompt where it "
+                             "goes, e.g. \"a sticker of <char>, waving\"")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,9 +43,24 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise InputError(f"{out} exists and is not a folder.")
+    concept = None
+    if getattr(args, "concept", None):
+        from ...attributes import CHARACTER_PLACEHOLDER
+        from ...concept import load_concept
+
+        concept = load_concept(args.concept)
+        if CHARACTER_PLACEHOLDER not in settings.prompt:
+            raise InputError(f"The prompt does not name the character; write {CHARACTER_PLACEHOLDER} where it goes.")
     bar = TerminalProgress()
     try:
         model = load_pipeline(args.model, runtime_from_args(args), config=args.config, progress=bar)
+        if concept is not None:
+            from ...attributes import expand_placeholder
+            from ...concept import apply_concept
+
+            identity = apply_concept(model, concept)
+            settings.prompt = expand_placeholder(settings.prompt, identity)
+            settings.negative_prompt = expand_placeholder(settings.negative_prompt, identity)
         prepare = getattr(args, "_prepare_model", None)
         if prepare:
             prepare(model, settings)

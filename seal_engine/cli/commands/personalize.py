@@ -1,0 +1,145 @@
+"""`seal personalize`: learn a character from one reference image into a concept folder."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ...errors import InputError
+from ..options import TerminalProgress, add_model_arguments, runtime_from_args
+
+NAME = "personalize"
+HELP = "learn a character from ONE reference image (writes a concept folder)"
+DESCRIPTION = """Learn a character from one reference image (test-time fine-tuning + SEAL).
+
+The subject mask comes from --mask, else from the image's transparency, else from
+the automatic masking module. The concept folder it writes loads into
+`seal generate --concept DIR` (write <char> in the prompt) and into plain diffusers
+(load_textual_inversion / load_lora_weights). See docs/personalization.md.
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ...layer_restriction import PRESET_HELP
+
+    parser.add_argument("image", metavar="IMAGE", help="the reference image (PNG with transparency is best)")
+    parser.add_argument("-o", "--out", required=True, metavar="CONCEPT_DIR", help="concept folder to write")
+    add_model_arguments(parser)
+    parser.add_argument("--mask", metavar="FILE", help="subject mask (white = character)")
+    parser.add_argument("--class-word", metavar="WORD", help="what the character is (cat, robot...); "
+                        "chosen automatically when omitted")
+    parser.add_argument("--base", choices=("ti", "lora", "ti+lora"), default="ti+lora",
+                        help="base fine-tuning method (default: ti+lora)")
+    parser.add_argument("--schedule", choices=("quality", "fast"), default="quality")
+    parser.add_argument("--steps", type=int, metavar="N", help="total training steps (overrides the schedule)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--vectors", type=int, default=2, metavar="N", help="identity vectors (default 2)")
+    seal = parser.add_argument_group("SEAL components (each on by default)")
+    seal.add_argument("--no-attention-loss", action="store_true", help="turn off the spatial attention loss")
+    seal.add_argument("--attention-weight", type=float, default=1e-2, metavar="W")
+    seal.add_argument("--no-split-merge", action="store_true", help="no context token (identity tokens only)")
+    seal.add_argument("--no-layer-restriction", action="store_true", help="LoRA on every attention layer")
+    seal.add_argument("--layers", metavar="PRESET", choices=sorted(PRESET_HELP),
+                      help="layer preset: " + "; ".join(f"{k}: {v}" for k, v in PRESET_HELP.items()))
+    seal.add_argument("--layer-pattern", action="append", metavar="GLOB",
+                      help="custom module-name pattern, repeatable (e.g. 'up_blocks.1.*attn2.to_k')")
+    t = parser.add_argument_group("training")
+    t.add_argument("--lora-rank", type=int, metavar="R")
+    t.add_argument("--resolution", type=int, metavar="PX", help="default: the model's native size")
+    t.add_argument("--batch", type=int, default=1)
+    t.add_argument("--flip", action="store_true", help="allow horizontal flips (off: characters are asymmetric)")
+    t.add_argument("--random-backgrounds", action="store_true", help="composite the subject on random flat colours")
+    t.add_argument("--no-augment", action="store_true")
+    t.add_argument("--gradient-checkpointing", action="store_true", help="less GPU memory, slower")
+    t.add_argument("--preview-every", type=int, default=0, metavar="K", help="save a preview every K steps")
+    t.add_argument("--preview-dir", metavar="DIR", help="where previews go (default: beside the concept)")
+    parser.add_argument("--overwrite", action="store_true", help="replace CONCEPT_DIR if it exists")
+
+
+def _read_image(path: str):
+    try:
+        from ...intake import load_image
+    except ImportError:  # intake not installed: plain Pillow
+        from PIL import Image
+
+        p = Path(path)
+        if not p.is_file():
+            raise InputError(f"{path} does not exist.") from None
+        try:
+            return Image.open(p).convert("RGBA")
+        except Exception as err:
+            raise InputError(f"{path} is not an image this app can read ({type(err).__name__}).") from None
+    return load_image(path)
+
+
+def resolve_mask(image, mask_path: str | None):
+    """--mask, else meaningful alpha, else the masking module; returns (mask L, how)."""
+    from ...augment import has_transparency
+
+    if mask_path:
+        m = _read_image(mask_path)
+        lo, _ = m.getchannel("A").getextrema()
+        mask = m.getchannel("A") if lo < 250 else m.convert("L")
+        if mask.size != image.size:
+            mask = mask.resize(image.size)
+        return mask.point(lambda v: 255 if v >= 128 else 0), f"file {mask_path}"
+    if has_transparency(image):
+        return image.getchannel("A").point(lambda v: 255 if v >= 128 else 0), "alpha"
+    try:
+        from ...masks import compute_mask
+    except ImportError:
+        raise InputError("The image has no transparency and no mask was given; pass --mask FILE "
+                         "(white = character).") from None
+    result = compute_mask(image, method="auto")
+    return result.mask.convert("L"), f"auto ({result.method})"
+
+
+def run(args: argparse.Namespace) -> int:
+    from ...personalize_config import PersonalizeConfig
+
+    out = Path(args.out)
+    if out.exists() and not args.overwrite:
+        raise InputError(f"{out} already exists; choose another folder or pass --overwrite.")
+    if args.steps is not None and args.steps < 1:
+        raise InputError(f"Steps must be at least 1, not {args.steps}.")
+    if args.preview_every < 0:
+        raise InputError("--preview-every must be 0 or more.")
+    config = PersonalizeConfig(
+        base=args.base, schedule=args.schedule, seed=args.seed, num_vectors=args.vectors,
+        class_word=args.class_word, attention_loss=not args.no_attention_loss,
+        attention_weight=args.attention_weight, split_merge=not args.no_split_merge,
+        layer_restriction=not args.no_layer_restriction, layer_preset=args.layers,
+        layer_patterns=args.layer_pattern, lora_rank=args.lora_rank, resolution=args.resolution,
+        batch_size=args.batch, flip=args.flip, random_backgrounds=args.random_backgrounds,
+        augment=not args.no_augment, gradient_checkpointing=args.gradient_checkpointing,
+        preview_every=args.preview_every,
+    )
+    if args.steps is not None:
+        config = config.with_total_steps(args.steps)
+    config.validate()
+    image = _read_image(args.image)
+    mask, how = resolve_mask(image, args.mask)
+
+    from ...loading import load_pipeline
+    from ...personalize import personalize
+
+    preview_dir = Path(args.preview_dir) if args.preview_dir else out.parent / f"{out.name}-previews"
+    bar = TerminalProgress()
+
+    def progress(event):
+        if event.preview is not None:
+            from ...atomic import atomic_save_image
+
+            atomic_save_image(event.preview, preview_dir / f"{event.phase}-{event.step:05d}.png")
+        bar(event)
+
+    try:
+        model = load_pipeline(args.model, runtime_from_args(args), config=args.config, progress=bar)
+        concept = personalize(model, image, mask, config, out, progress=progress, overwrite=args.overwrite)
+    finally:
+        bar.close()
+    meta = concept.meta
+    print(f"concept written to {out} (mask: {how}; class word: {meta['class_word']} [{meta['class_word_source']}]; "
+          f"{meta['steps']['total']} steps in {meta['timings']['total_s']:.1f}s)")
+    print(f"use it with: seal generate --model {args.model} --concept {out} --prompt \"a sticker of <char>, happy\"")
+    return 0

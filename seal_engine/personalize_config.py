@@ -1,0 +1,213 @@
+"""Every knob of a personalization run, in one dataclass that is recorded in the concept.
+
+Baseline test-time fine-tuning, TTF+SEAL and each ablation come from the same
+code: the three SEAL components are independent switches here (and CLI flags).
+`resolve()` turns `None` ("choose for me") into concrete per-architecture
+values, so that the concept records exactly what ran.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, Optional
+
+from .architecture import Architecture
+from .errors import InputError
+
+
+class BaseMethod(str, enum.Enum):
+    TI = "ti"
+    LORA = "lora"
+    TI_LORA = "ti+lora"
+
+    @property
+    def trains_embeddings(self) -> bool:
+        return self in (BaseMethod.TI, BaseMethod.TI_LORA)
+
+    @property
+    def trains_lora(self) -> bool:
+        return self in (BaseMethod.LORA, BaseMethod.TI_LORA)
+
+
+class Schedule(str, enum.Enum):
+    QUALITY = "quality"
+    FAST = "fast"
+
+
+# (embedding steps, lora steps) per schedule and base method.
+SCHEDULE_STEPS: dict[Schedule, dict[BaseMethod, tuple[int, int]]] = {
+    Schedule.QUALITY: {BaseMethod.TI: (800, 0), BaseMethod.LORA: (0, 500), BaseMethod.TI_LORA: (400, 400)},
+    Schedule.FAST: {BaseMethod.TI: (200, 0), BaseMethod.LORA: (0, 150), BaseMethod.TI_LORA: (100, 100)},
+}
+"""Step counts, from the reference methods (research/methods.md):
+
+* `ti+lora` quality = Break-A-Scene's two phases, 400 steps of embeddings only
+  then 400 steps of weights; also the "pivotal tuning" order of diffusers'
+  advanced SDXL script (embeddings first, then LoRA).
+* `lora` quality = the DreamBooth-LoRA SD1.5 recipe, 500 steps.
+* `ti` quality = 800 steps: Textual Inversion's 3000-step recipe is for 3-5
+  images at batch 4 (~12k samples of several views); one reference is fitted
+  long before that, so we use Break-A-Scene's total single-image budget (400+400).
+* `fast` is about a quarter of each (previews, dry runs); same learning rates.
+"""
+
+
+@dataclass
+class PersonalizeConfig:
+    base: BaseMethod = BaseMethod.TI_LORA
+    # SEAL component 1: semantic-guided spatial attention loss
+    attention_loss: bool = True
+    attention_weight: float = 1e-2  # Break-A-Scene's cross-attention loss weight
+    attention_outside_weight: float = 1.0  # relative weight of the outside-the-mask mass term
+    attention_resolution: Optional[int] = None  # map side; None: image side / 32 (or nearest available)
+    attention_layers: Optional[list[str]] = None  # explicit attn2 processor names (overrides the rule)
+    # SEAL component 2: split-merge tokens
+    split_merge: bool = True
+    context_init: str = "background"
+    union_probs: tuple[float, float, float] = (0.5, 0.3, 0.2)  # P(identity+context), P(identity), P(context)
+    # SEAL component 3: structure-aware layer restriction
+    layer_restriction: bool = True
+    layer_preset: Optional[str] = None  # None: the architecture's default preset
+    layer_patterns: Optional[list[str]] = None  # custom module-name patterns (override the preset)
+    # tokens
+    num_vectors: int = 2  # identity vectors (the advanced SDXL script uses 2 per concept)
+    class_word: Optional[str] = None  # None: chosen by class_word.choose_class_word and recorded
+    identity_token: str = "<seal-id>"
+    context_token: str = "<seal-bg>"
+    # schedule and optimisation
+    schedule: Schedule = Schedule.QUALITY
+    embedding_steps: Optional[int] = None  # None: from the schedule
+    lora_steps: Optional[int] = None
+    embedding_lr: float = 5e-4  # Textual Inversion / Break-A-Scene phase 1
+    lora_lr: float = 1e-4  # DreamBooth-LoRA
+    lora_rank: Optional[int] = None  # None: 4 on SD1/SD2 (DreamBooth-LoRA), 64 on SDXL (B-LoRA)
+    weight_decay: float = 1e-2  # AdamW default of the diffusers examples
+    batch_size: int = 1
+    resolution: Optional[int] = None  # None: the model's native size
+    gradient_checkpointing: bool = False
+    seed: int = 0
+    # augmentation (one reference image)
+    augment: bool = True
+    scale_range: tuple[float, float] = (0.65, 1.15)
+    max_shift: float = 0.12  # fraction of the image side
+    flip: bool = False  # characters are often asymmetric
+    random_backgrounds: bool = False  # composite the subject onto random flat colours
+    background_color: tuple[int, int, int] = (255, 255, 255)  # what transparent pixels become
+    augment_bank: int = 16  # distinct augmented views, VAE-encoded once
+    # previews
+    preview_every: int = 0  # 0: no previews
+    preview_prompt: str = "a sticker of <char>"
+    preview_steps: int = 20
+    # diagnostics
+    probe_attention: bool = True  # measure attention mass inside the mask before/after (recorded)
+
+    def __post_init__(self) -> None:
+        try:
+            self.base = BaseMethod(self.base)
+            self.schedule = Schedule(self.schedule)
+        except ValueError as err:
+            raise InputError(f"{err}; base is ti, lora or ti+lora and schedule is quality or fast.") from None
+
+    # ------------------------------------------------------------------
+    def validate(self) -> None:
+        try:
+            self.base = BaseMethod(self.base)
+            self.schedule = Schedule(self.schedule)
+        except ValueError as err:
+            raise InputError(f"{err}; base is ti, lora or ti+lora and schedule is quality or fast.") from None
+        if not 1 <= self.num_vectors <= 16:
+            raise InputError(f"The number of identity vectors must be 1 to 16, not {self.num_vectors}.")
+        for name in ("embedding_steps", "lora_steps"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value <= 100_000:
+                raise InputError(f"{name.replace('_', ' ').capitalize()} must be 0 to 100000, not {value}.")
+        if self.attention_weight < 0:
+            raise InputError("The attention loss weight must not be negative.")
+        if self.batch_size < 1:
+            raise InputError("The batch size must be at least 1.")
+        if self.lora_rank is not None and self.lora_rank < 1:
+            raise InputError("The LoRA rank must be at least 1.")
+        for name in ("embedding_lr", "lora_lr"):
+            if not 0 < getattr(self, name) < 1:
+                raise InputError(f"{name.replace('_', ' ')} must be between 0 and 1.")
+        lo, hi = self.scale_range
+        if not 0.1 <= lo <= hi <= 3:
+            raise InputError("The augmentation scale range must satisfy 0.1 <= min <= max <= 3.")
+        if len(self.union_probs) != 3 or min(self.union_probs) < 0 or sum(self.union_probs) <= 0:
+            raise InputError("Union sampling needs three non-negative probabilities.")
+        if self.resolution is not None and (self.resolution < 32 or self.resolution % 8):
+            raise InputError(f"The training resolution must be a multiple of 8 of at least 32, not {self.resolution}.")
+        if self.class_word is not None and not self.class_word.strip():
+            self.class_word = None
+        if self.identity_token == self.context_token or not self.identity_token.strip():
+            raise InputError("The identity and context tokens must be distinct, non-empty strings.")
+        if self.identity_token.startswith(self.context_token) or self.context_token.startswith(self.identity_token):
+            raise InputError("Neither token name may be a prefix of the other (diffusers expands tokens by prefix).")
+        from .layer_restriction import PRESETS
+
+        if self.layer_preset is not None and self.layer_preset not in PRESETS:
+            raise InputError(f"Unknown layer preset '{self.layer_preset}'; choose one of {', '.join(PRESETS)}.")
+
+    def steps(self) -> tuple[int, int]:
+        """(embedding steps, lora steps) after the schedule and the overrides."""
+        emb, lora = SCHEDULE_STEPS[Schedule(self.schedule)][BaseMethod(self.base)]
+        if self.embedding_steps is not None and self.base.trains_embeddings:
+            emb = self.embedding_steps
+        if self.lora_steps is not None and self.base.trains_lora:
+            lora = self.lora_steps
+        return emb, lora
+
+    def with_total_steps(self, total: int) -> "PersonalizeConfig":
+        """Split a total step count over the phases in the schedule's proportions (CLI --steps)."""
+        emb, lora = SCHEDULE_STEPS[Schedule(self.schedule)][BaseMethod(self.base)]
+        if emb and lora:
+            first = round(total * emb / (emb + lora))
+            return replace(self, embedding_steps=first, lora_steps=total - first)
+        return replace(self, embedding_steps=total if emb else 0, lora_steps=total if lora else 0)
+
+    def resolve(self, arch: Architecture) -> "PersonalizeConfig":
+        """Concrete per-architecture choices for everything left as None."""
+        from .layer_restriction import default_preset
+
+        self.validate()
+        emb, lora = self.steps()
+        return replace(
+            self,
+            embedding_steps=emb,
+            lora_steps=lora,
+            lora_rank=self.lora_rank or (64 if arch.is_xl else 4),
+            layer_preset=(self.layer_preset or default_preset(arch)) if self.layer_restriction else "all",
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["base"] = BaseMethod(self.base).value
+        data["schedule"] = Schedule(self.schedule).value
+        for key, value in data.items():
+            if isinstance(value, tuple):
+                data[key] = list(value)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "PersonalizeConfig":
+        known = {f.name: f for f in fields(cls)}
+        kwargs: dict[str, Any] = {}
+        for key, value in data.items():
+            if key not in known:
+                continue  # written by a newer version; ignore
+            if isinstance(value, list) and isinstance(getattr(cls(), key, None), tuple):
+                value = tuple(value)
+            kwargs[key] = value
+        config = cls(**kwargs)
+        config.base = BaseMethod(config.base)
+        config.schedule = Schedule(config.schedule)
+        return config
+
+
+def baseline_config(**overrides: Any) -> PersonalizeConfig:
+    """Plain test-time fine-tuning: every SEAL component off (the ablation baseline)."""
+    return PersonalizeConfig(attention_loss=False, split_merge=False, layer_restriction=False, **overrides)
+
+
+__all__ = ["BaseMethod", "Schedule", "PersonalizeConfig", "SCHEDULE_STEPS", "baseline_config"]

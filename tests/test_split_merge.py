@@ -1,0 +1,62 @@
+"""SEAL component 2: union sampling, area-normalised masked loss, the context token's map, the merge."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from personalize_helpers import QK_PATTERNS, load, reference_image, short_config, single_torch_thread  # noqa: F401
+from seal_engine.split_merge import Subset, TokenNames, loss_region, masked_mse, sample_subset, training_prompt
+
+
+def test_masked_loss_is_normalised_by_area():
+    pred, target = torch.zeros(2, 4, 8, 8), torch.ones(2, 4, 8, 8)
+    small, large = torch.zeros(1, 1, 8, 8), torch.zeros(1, 1, 8, 8)
+    small[..., :2, :2] = 1
+    large[..., :6, :6] = 1
+    per = masked_mse(pred, target, torch.cat([small, large]))
+    assert per[0].item() == pytest.approx(1.0) and per[1].item() == pytest.approx(1.0)  # same strength
+
+
+def test_regions_follow_the_named_tokens():
+    mask, valid = torch.zeros(1, 4, 4), torch.ones(1, 4, 4)
+    mask[:, :2] = 1
+    assert torch.equal(loss_region(Subset.IDENTITY, mask, valid, True), mask)
+    assert torch.equal(loss_region(Subset.CONTEXT, mask, valid, True), 1 - mask)
+    assert torch.equal(loss_region(Subset.BOTH, mask, valid, True), valid)
+    assert torch.equal(loss_region(Subset.IDENTITY, mask, valid, False), valid)  # baseline: whole image
+
+
+def test_union_sampling_and_prompts():
+    names = TokenNames.make("<id>", 2, "<bg>")
+    rng = np.random.default_rng(0)
+    seen = {sample_subset(rng, (0.5, 0.3, 0.2), True) for _ in range(200)}
+    assert seen == set(Subset)
+    assert {sample_subset(rng, (0.5, 0.3, 0.2), False) for _ in range(20)} == {Subset.IDENTITY}
+    assert training_prompt(Subset.BOTH, names, "cat", "far away") == \
+        "a sticker of <id> <id>_1 cat on a <bg> background, far away"
+    assert "<bg>" not in training_prompt(Subset.IDENTITY, names, "cat")
+    assert "<id>" not in training_prompt(Subset.CONTEXT, names, "cat")
+
+
+def test_context_token_moves_onto_the_background_and_is_not_exported(tmp_path, tiny_sd15_dir):
+    from safetensors.torch import load_file
+
+    from seal_engine.personalize import personalize
+
+    ref = reference_image()
+    cfg = short_config(embedding_steps=40, lora_steps=40, embedding_lr=1e-2, lora_lr=1e-2, attention_weight=1.0,
+                       split_merge=True, augment=False, probe_attention=True, layer_patterns=QK_PATTERNS)
+    concept = personalize(load(tiny_sd15_dir), ref, ref.getchannel("A"), cfg, tmp_path / "c")
+    probe = concept.meta["attention"]
+    before, after = probe["probe_before"], probe["probe_after"]
+    assert after["context_outside"] > before["context_outside"] + 0.05
+    assert after["context_outside"] > 1 - after["mask_fraction"]  # more than a uniform map would give
+    assert after["identity_inside"] > before["identity_inside"] + 0.2
+    tokens = concept.meta["tokens"]
+    assert tokens["identity"]["role"] == "identity" and tokens["context"]["role"] == "context"
+    # the merge: only the identity token is in the file generation loads
+    assert list(load_file(str(concept.path / "learned_embeds.safetensors"))) == ["<seal-id>"]
+    assert list(load_file(str(concept.path / "context_embeds.safetensors"))) == ["<seal-bg>"]
+    assert "<seal-bg>" not in concept.identity_string
