@@ -1,0 +1,1 @@
+"""Widgets only: every piece of state lives in seal_desktop.controller / store."""

@@ -1,0 +1,218 @@
+"""Character detail: identity fields, the reference with its mask, learned concepts,
+and the 'make stickers' form that queues a job."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+                               QLineEdit, QPlainTextEdit, QPushButton, QSpinBox, QTreeWidget, QTreeWidgetItem,
+                               QVBoxLayout, QWidget)
+
+from seal_engine.errors import SealError
+
+from . import thumbs
+from .errors import show_error
+
+MASK_CHOICES = ("auto", "alpha", "fallback", "sam")
+
+
+class CharacterView(QWidget):
+    changed = Signal(int)  # character id
+    jobQueued = Signal(int)  # job id
+
+    def __init__(self, controller: Any, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self.store = controller.ctx.characters
+        self.character: Any = None
+
+        self.name = QLineEdit()
+        self.class_word = QLineEdit()
+        self.class_word.setToolTip("The kind of thing the character is (cat, fox, robot…); used in every prompt.")
+        self.tags = QLineEdit(placeholderText="comma, separated, tags")
+        self.notes = QPlainTextEdit()
+        self.notes.setPlaceholderText("Notes about this character")
+        self.notes.setMaximumHeight(70)
+        self.save_btn = QPushButton("Save details")
+        self.save_btn.clicked.connect(self.save)
+        form = QFormLayout()
+        form.addRow("Name", self.name)
+        form.addRow("Class word", self.class_word)
+        form.addRow("Tags", self.tags)
+        form.addRow("Notes", self.notes)
+        form.addRow("", self.save_btn)
+        details = QGroupBox("Character")
+        details.setLayout(form)
+
+        self.preview = QLabel()
+        self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.preview.setMinimumSize(300, 300)
+        self.show_mask = QCheckBox("Show mask")
+        self.show_mask.setChecked(True)
+        self.show_mask.toggled.connect(self._draw)
+        self.mask_info = QLabel()
+        self.mask_info.setWordWrap(True)
+        self.mask_info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.method = QComboBox()
+        self.method.addItems(MASK_CHOICES)
+        recompute = QPushButton("Recompute")
+        recompute.clicked.connect(self.recompute_mask)
+        load = QPushButton("Load mask file…")
+        load.clicked.connect(self.load_mask)
+        mask_row = QHBoxLayout()
+        mask_row.addWidget(self.show_mask)
+        mask_row.addStretch(1)
+        mask_row.addWidget(QLabel("Method"))
+        mask_row.addWidget(self.method)
+        mask_row.addWidget(recompute)
+        mask_row.addWidget(load)
+        ref_box = QGroupBox("Reference and subject mask")
+        ref_layout = QVBoxLayout(ref_box)
+        ref_layout.addWidget(self.preview, 1)
+        ref_layout.addWidget(self.mask_info)
+        ref_layout.addLayout(mask_row)
+
+        self.concepts = QTreeWidget()
+        self.concepts.setHeaderLabels(["Learned concept", "Base model", "Settings"])
+        self.concepts.setRootIsDecorated(False)
+        self.concepts.setMaximumHeight(110)
+        concept_box = QGroupBox("Learned concepts")
+        QVBoxLayout(concept_box).addWidget(self.concepts)
+
+        self.preset = QComboBox()
+        self.variants = QSpinBox(minimum=1, maximum=16)
+        self.steps = QSpinBox(minimum=1, maximum=1000)
+        self.seed = QSpinBox(minimum=0, maximum=2**31 - 1)
+        self.queue_btn = QPushButton("Add to queue")
+        self.queue_btn.setObjectName("Primary")
+        self.queue_btn.clicked.connect(self.queue_job)
+        job_form = QFormLayout()
+        job_form.addRow("Preset", self.preset)
+        row = QHBoxLayout()
+        for label, w in (("Variants", self.variants), ("Steps", self.steps), ("Seed", self.seed)):
+            row.addWidget(QLabel(label))
+            row.addWidget(w)
+        job_form.addRow(row)
+        job_form.addRow("", self.queue_btn)
+        job_box = QGroupBox("Make stickers")
+        job_box.setLayout(job_form)
+
+        left = QVBoxLayout()
+        left.addWidget(details)
+        left.addWidget(job_box)
+        left.addWidget(concept_box)
+        left.addStretch(1)
+        layout = QHBoxLayout(self)
+        layout.addLayout(left, 1)
+        layout.addWidget(ref_box, 1)
+        self.reload_presets()
+        self.load_defaults()
+        self.set_character(None)
+
+    # ---- data ------------------------------------------------------------------
+    def load_defaults(self) -> None:
+        s = self.controller.ctx.settings
+        self.variants.setValue(s.variants)
+        self.steps.setValue(s.steps)
+        self.seed.setValue(min(s.seed, 2**31 - 1))
+
+    def reload_presets(self) -> None:
+        current = self.preset.currentText()
+        self.preset.clear()
+        for p in self.controller.ctx.presets.all():
+            self.preset.addItem(f"{p.name} ({len(p.items)})", p.name)
+        index = self.preset.findText(current)
+        if index >= 0:
+            self.preset.setCurrentIndex(index)
+
+    def set_character(self, character: Any) -> None:
+        self.character = character
+        enabled = character is not None
+        for w in (self.name, self.class_word, self.tags, self.notes, self.save_btn, self.queue_btn, self.method):
+            w.setEnabled(enabled)
+        if not enabled:
+            for w in (self.name, self.class_word, self.tags):
+                w.clear()
+            self.notes.clear()
+            self.preview.setText("No character selected.\nDrop reference images onto the window to add some.")
+            self.mask_info.clear()
+            self.concepts.clear()
+            return
+        self.name.setText(character.name)
+        self.class_word.setText(character.class_word)
+        self.tags.setText(", ".join(character.tags))
+        self.notes.setPlainText(character.notes)
+        self.method.setCurrentText(character.mask_method if character.mask_method in MASK_CHOICES else "auto")
+        self.mask_info.setText(f"Mask method: <b>{character.mask_method or '—'}</b> · {character.mask_note}")
+        self.concepts.clear()
+        for c in character.concepts:
+            item = QTreeWidgetItem([Path(c.path).name, c.base_model, json.dumps(c.settings, sort_keys=True)])
+            item.setToolTip(0, str(c.path))
+            self.concepts.addTopLevelItem(item)
+        if not character.concepts:
+            self.concepts.addTopLevelItem(QTreeWidgetItem(["none yet — learned by the first job", "", ""]))
+        self._draw()
+
+    def _draw(self) -> None:
+        if self.character is None:
+            return
+        side = max(260, min(self.preview.width(), self.preview.height()) - 8)
+        self.preview.setPixmap(thumbs.mask_overlay(self.character.reference, self.character.mask, side,
+                                                   self.show_mask.isChecked()))
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt API
+        super().resizeEvent(event)
+        self._draw()
+
+    # ---- actions ---------------------------------------------------------------
+    def save(self) -> None:
+        if self.character is None:
+            return
+        try:
+            updated = self.store.update(self.character.id, name=self.name.text(), class_word=self.class_word.text(),
+                                        tags=self.tags.text(), notes=self.notes.toPlainText())
+        except SealError as err:
+            show_error(self.window(), "Cannot save the character", str(err), kind=err.kind.value)
+            return
+        self.set_character(updated)
+        self.changed.emit(updated.id)
+
+    def recompute_mask(self) -> None:
+        self._set_mask(method=self.method.currentText())
+
+    def load_mask(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load mask (white = character)", "",
+                                              "Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff)")
+        if path:
+            self._set_mask(mask_file=Path(path))
+
+    def _set_mask(self, method: str = "auto", mask_file: Optional[Path] = None) -> None:
+        if self.character is None:
+            return
+        try:
+            updated = self.store.set_mask(self.character.id, method, mask_file)
+        except SealError as err:
+            show_error(self.window(), "Cannot compute the mask", str(err), kind=err.kind.value)
+            return
+        self.set_character(updated)
+        self.changed.emit(updated.id)
+
+    def queue_job(self) -> Optional[int]:
+        if self.character is None:
+            return None
+        preset = self.controller.ctx.presets.get(self.preset.currentData())
+        if preset is None:
+            show_error(self.window(), "No preset", "Choose a preset first (Presets tab).")
+            return None
+        try:
+            job = self.controller.enqueue(self.character, preset.to_dict(), variants=self.variants.value(),
+                                          steps=self.steps.value(), seed=self.seed.value())
+        except SealError as err:
+            show_error(self.window(), "Cannot queue the job", str(err), kind=err.kind.value)
+            return None
+        self.jobQueued.emit(job.id)
+        return job.id

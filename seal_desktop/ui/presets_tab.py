@@ -1,0 +1,258 @@
+"""Preset editor: built-ins are read-only (duplicate to change); user presets can be
+created, edited item by item, reordered and deleted, with a live composed prompt."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QListWidget,
+                               QListWidgetItem, QMessageBox, QPushButton, QTableWidget, QTableWidgetItem,
+                               QVBoxLayout, QWidget)
+
+from seal_engine.attributes import ATTRIBUTE_LABELS, ATTRIBUTES, Preset, StickerSpec, compose_prompt
+from seal_engine.errors import SealError
+
+from .errors import show_error
+
+COLUMNS = ("label", "emoji") + ATTRIBUTES
+
+
+class PresetsTab(QWidget):
+    presetsChanged = Signal()
+
+    def __init__(self, controller: Any, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.store = controller.ctx.presets
+        self.controller = controller
+        self.class_word = "character"
+        self.preset: Optional[Preset] = None
+        self.dirty = False
+
+        self.list = QListWidget()
+        self.list.currentItemChanged.connect(self._selected)
+        new = QPushButton("New")
+        new.clicked.connect(self.new_preset)
+        self.dup_btn = QPushButton("Duplicate")
+        self.dup_btn.clicked.connect(self.duplicate_preset)
+        self.del_btn = QPushButton("Delete")
+        self.del_btn.setObjectName("Danger")
+        self.del_btn.clicked.connect(self.delete_preset)
+        left_buttons = QHBoxLayout()
+        for b in (new, self.dup_btn, self.del_btn):
+            left_buttons.addWidget(b)
+        left = QVBoxLayout()
+        title = QLabel("Presets")
+        title.setObjectName("PanelTitle")
+        left.addWidget(title)
+        left.addWidget(self.list, 1)
+        left.addLayout(left_buttons)
+
+        self.name = QLineEdit()
+        self.name.textEdited.connect(self._mark_dirty)
+        self.description = QLineEdit()
+        self.description.textEdited.connect(self._mark_dirty)
+        self.readonly_note = QLabel("Built-in preset (read-only): duplicate it to make changes.")
+        self.readonly_note.setObjectName("Hint")
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(["Label", "Emoji"] + [ATTRIBUTE_LABELS[a] for a in ATTRIBUTES])
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setColumnWidth(0, 110)
+        self.table.setColumnWidth(1, 54)
+        for col in range(2, len(COLUMNS)):
+            self.table.setColumnWidth(col, 130)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.verticalHeader().setDefaultSectionSize(26)
+        self.table.itemChanged.connect(self._item_changed)
+        self.table.currentCellChanged.connect(lambda *_: self.update_preview())
+        self.preview = QLabel()
+        self.preview.setObjectName("PromptPreview")
+        self.preview.setWordWrap(True)
+        self.preview.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.add_btn = QPushButton("Add sticker")
+        self.add_btn.clicked.connect(self.add_item)
+        self.remove_btn = QPushButton("Remove")
+        self.remove_btn.clicked.connect(self.remove_item)
+        self.up_btn = QPushButton("Move up")
+        self.up_btn.clicked.connect(lambda: self.move_item(-1))
+        self.down_btn = QPushButton("Move down")
+        self.down_btn.clicked.connect(lambda: self.move_item(1))
+        self.save_btn = QPushButton("Save preset")
+        self.save_btn.setObjectName("Primary")
+        self.save_btn.clicked.connect(self.save)
+        item_buttons = QHBoxLayout()
+        for b in (self.add_btn, self.remove_btn, self.up_btn, self.down_btn):
+            item_buttons.addWidget(b)
+        item_buttons.addStretch(1)
+        item_buttons.addWidget(self.save_btn)
+        head = QHBoxLayout()
+        head.addWidget(QLabel("Name"))
+        head.addWidget(self.name, 1)
+        head.addWidget(QLabel("Description"))
+        head.addWidget(self.description, 2)
+        right = QVBoxLayout()
+        right.addLayout(head)
+        right.addWidget(self.readonly_note)
+        right.addWidget(self.table, 1)
+        right.addLayout(item_buttons)
+        right.addWidget(QLabel("Composed prompt for the selected sticker:"))
+        right.addWidget(self.preview)
+        layout = QHBoxLayout(self)
+        layout.addLayout(left, 1)
+        layout.addLayout(right, 4)
+        self.refresh()
+
+    # ---- list --------------------------------------------------------------------
+    def refresh(self, select: Optional[str] = None) -> None:
+        keep = select or (self.preset.name if self.preset else None)
+        self.list.blockSignals(True)
+        self.list.clear()
+        chosen = None
+        for p in self.store.all():
+            item = QListWidgetItem(("🔒 " if p.builtin else "✎ ") + f"{p.name}  ({len(p.items)})")
+            item.setData(Qt.ItemDataRole.UserRole, p.name)
+            item.setToolTip(p.description)
+            self.list.addItem(item)
+            if p.name == keep:
+                chosen = item
+        self.list.blockSignals(False)
+        self.list.setCurrentItem(chosen or (self.list.item(0) if self.list.count() else None))
+
+    def _selected(self, *_: Any) -> None:
+        item = self.list.currentItem()
+        self.load(self.store.get(item.data(Qt.ItemDataRole.UserRole)) if item else None)
+
+    def load(self, preset: Optional[Preset]) -> None:
+        self.preset = preset
+        editable = preset is not None and not preset.builtin
+        self.table.blockSignals(True)
+        self.table.setRowCount(0)
+        if preset is not None:
+            self.name.setText(preset.name)
+            self.description.setText(preset.description)
+            for spec in preset.items:
+                self._append_row(spec)
+        self.table.blockSignals(False)
+        triggers = (QAbstractItemView.EditTrigger.DoubleClicked | QAbstractItemView.EditTrigger.EditKeyPressed
+                    | QAbstractItemView.EditTrigger.AnyKeyPressed) if editable else \
+            QAbstractItemView.EditTrigger.NoEditTriggers
+        self.table.setEditTriggers(triggers)
+        for w in (self.name, self.description):
+            w.setReadOnly(not editable)
+        for b in (self.add_btn, self.remove_btn, self.up_btn, self.down_btn, self.save_btn, self.del_btn):
+            b.setEnabled(editable)
+        self.readonly_note.setVisible(preset is not None and preset.builtin)
+        self.dirty = False
+        if self.table.rowCount():
+            self.table.setCurrentCell(0, 0)
+        self.update_preview()
+
+    def _append_row(self, spec: StickerSpec) -> None:
+        row = self.table.rowCount()
+        self.table.insertRow(row)
+        values = [spec.label, spec.emoji] + [spec.attributes.get(a, "") for a in ATTRIBUTES]
+        for col, value in enumerate(values):
+            item = QTableWidgetItem(value)
+            if col == 1:
+                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+            self.table.setItem(row, col, item)
+
+    # ---- editing -------------------------------------------------------------------
+    def _mark_dirty(self, *_: Any) -> None:
+        self.dirty = True
+
+    def _item_changed(self, *_: Any) -> None:
+        self.dirty = True
+        self.update_preview()
+
+    def row_spec(self, row: int) -> Optional[StickerSpec]:
+        texts = [(self.table.item(row, c).text() if self.table.item(row, c) else "").strip()
+                 for c in range(len(COLUMNS))]
+        try:
+            return StickerSpec(label=texts[0] or f"Sticker {row + 1}", emoji=texts[1] or "🙂",
+                               attributes={a: v for a, v in zip(ATTRIBUTES, texts[2:]) if v})
+        except SealError:
+            return None
+
+    def edited_preset(self) -> Preset:
+        items = [self.row_spec(r) for r in range(self.table.rowCount())]
+        return Preset(name=self.name.text().strip(), description=self.description.text().strip(),
+                      items=[i for i in items if i is not None])
+
+    def update_preview(self) -> None:
+        row = self.table.currentRow()
+        spec = self.row_spec(row) if row >= 0 else None
+        if spec is None:
+            self.preview.setText("—")
+            return
+        self.preview.setText(compose_prompt(spec, class_word=self.class_word))
+
+    def set_class_word(self, word: str) -> None:
+        self.class_word = word or "character"
+        self.update_preview()
+
+    def add_item(self) -> None:
+        self._append_row(StickerSpec(label=f"Sticker {self.table.rowCount() + 1}", emoji="🙂",
+                                     attributes={"emotion": "happy"}))
+        self.table.setCurrentCell(self.table.rowCount() - 1, 0)
+        self.dirty = True
+
+    def remove_item(self) -> None:
+        row = self.table.currentRow()
+        if row >= 0:
+            self.table.removeRow(row)
+            self.dirty = True
+
+    def move_item(self, delta: int) -> None:
+        row = self.table.currentRow()
+        target = row + delta
+        if row < 0 or not 0 <= target < self.table.rowCount():
+            return
+        self.table.blockSignals(True)
+        for col in range(self.table.columnCount()):
+            a, b = self.table.takeItem(row, col), self.table.takeItem(target, col)
+            self.table.setItem(row, col, b)
+            self.table.setItem(target, col, a)
+        self.table.blockSignals(False)
+        self.table.setCurrentCell(target, self.table.currentColumn())
+        self.dirty = True
+
+    # ---- preset files ---------------------------------------------------------------
+    def save(self) -> bool:
+        if self.preset is None or self.preset.builtin:
+            return False
+        try:
+            edited = self.edited_preset()
+            self.store.save(edited, old_name=self.preset.name)
+        except SealError as err:
+            show_error(self.window(), "Cannot save the preset", str(err), kind=err.kind.value)
+            return False
+        self.dirty = False
+        self.refresh(edited.name)
+        self.presetsChanged.emit()
+        return True
+
+    def new_preset(self) -> None:
+        preset = Preset(name=self.store.unique_name("My preset"), description="",
+                        items=[StickerSpec("Happy", "😀", {"emotion": "happy, big smile"})])
+        self.store.save(preset)
+        self.refresh(preset.name)
+        self.presetsChanged.emit()
+
+    def duplicate_preset(self) -> None:
+        if self.preset is not None:
+            copy = self.store.duplicate(self.preset)
+            self.refresh(copy.name)
+            self.presetsChanged.emit()
+
+    def delete_preset(self) -> None:
+        if self.preset is None or self.preset.builtin:
+            return
+        answer = QMessageBox.question(self, "Delete preset", f"Delete the preset '{self.preset.name}'?")
+        if answer == QMessageBox.StandardButton.Yes:
+            self.store.delete(self.preset.name)
+            self.preset = None
+            self.refresh()
+            self.presetsChanged.emit()

@@ -1,0 +1,92 @@
+"""Preset editor, settings persistence and validation, the database schema."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from seal_engine.attributes import builtin_presets, load_preset_file
+from seal_engine.errors import InputError
+
+
+def test_builtin_presets_cover_the_required_sets():
+    presets = {p.name: p for p in builtin_presets()}
+    assert {"Daily emotions", "Reactions and replies", "Greetings and celebrations", "Actions", "LINE 16"} \
+        <= set(presets)
+    assert all(len(p.items) >= 8 for p in presets.values())
+    assert len(presets["LINE 16"].items) in (8, 16, 24)
+    for p in presets.values():
+        assert all(item.label and item.emoji and item.attributes for item in p.items)
+
+
+def test_preset_editor_duplicate_edit_reorder_save(make_window):
+    window = make_window(start_queue=False)
+    tab = window.presets
+    tab.refresh("Daily emotions")
+    assert tab.preset.builtin and not tab.save_btn.isEnabled() and tab.readonly_note.isVisibleTo(tab)
+    tab.duplicate_preset()
+    assert tab.preset.name == "Daily emotions copy" and not tab.preset.builtin
+    tab.table.item(0, 0).setText("Very happy")
+    tab.table.item(0, 3).setText("ecstatic")
+    tab.table.setCurrentCell(0, 0)
+    assert "ecstatic" in tab.preview.text() and tab.preview.text().startswith("a sticker of <char>")
+    tab.move_item(1)
+    tab.add_item()
+    assert tab.save()
+    saved = load_preset_file(window.ctx.presets.path_for("Daily emotions copy"))
+    assert saved.items[1].label == "Very happy" and saved.items[1].attributes["emotion"] == "ecstatic"
+    assert len(saved.items) == 13
+    assert window.character.preset.findData("Daily emotions copy") >= 0  # offered for new jobs
+    with pytest.raises(InputError):
+        window.ctx.presets.delete("Daily emotions")
+
+
+def test_settings_validate_and_persist(make_window, seal_home):
+    from seal_desktop.settings import Settings, load_settings
+
+    window = make_window(start_queue=False)
+    dialog = window.open_settings()
+    dialog.steps.setValue(12)
+    dialog.low["cpu_offload"].setChecked(True)
+    dialog.source.setCurrentIndex(1)  # local folder
+    dialog.model.setText(str(seal_home / "missing-model"))
+    dialog.accept()
+    assert "model_index.json" in dialog.problems.text()  # refused, nothing saved
+    assert not (seal_home / "settings.json").exists()
+    dialog.source.setCurrentIndex(0)
+    dialog.model.setText("org/some-model")
+    dialog.accept()
+    saved = load_settings()
+    assert (saved.steps, saved.cpu_offload, saved.model) == (12, True, "org/some-model")
+    assert Settings.from_json({"steps": "bad", "unknown": 1}).steps == Settings().steps
+
+
+def test_database_has_schema_version_and_wal(seal_home):
+    from seal_desktop.store.db import SCHEMA_VERSION, open_database
+
+    db = open_database()
+    assert db.version == SCHEMA_VERSION
+    assert db.query_one("PRAGMA journal_mode")[0] == "wal"
+    db.close()
+    conn = sqlite3.connect(seal_home / "library.sqlite3")
+    conn.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(InputError):
+        open_database()
+    assert json.dumps  # keep import used
+
+
+def test_no_torch_or_diffusers_at_startup():
+    import subprocess
+    import sys
+
+    code = ("import sys, os; os.environ['QT_QPA_PLATFORM']='offscreen';"
+            "from seal_desktop.app import create_app; app = create_app(['x']);"
+            "from seal_desktop.ui.main_window import MainWindow; w = MainWindow(); w.show(); app.processEvents();"
+            "print('heavy:' + ','.join(m for m in ('torch', 'diffusers', 'transformers') if m in sys.modules));"
+            "w.shutdown()")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "heavy:\n" in out.stdout + "\n", out.stdout
