@@ -35,3 +35,11 @@ def isolated_seal_home(tmp_path, monkeypatch) -> Path:
     home = tmp_path / "seal-home"
     monkeypatch.setenv("SEAL_HOME", str(home))
     return home
+
+
+@pytest.fixture(scope="session")
+def tiny_clip_dir(tmp_path_factory) -> Path:
+    """A tiny random CLIP model + processor for the evaluation metrics (built offline)."""
+    from seal_engine.evaluation.clip_models import save_tiny_clip
+
+    return save_tiny_clip(tmp_path_factory.mktemp("models") / "tiny-clip")
