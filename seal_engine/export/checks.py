@@ -115,6 +115,19 @@ def check_image_file(pack_dir: Path, rel: str, **kw: Any) -> list[str]:
     return check_image_bytes(path.read_bytes(), rel, **kw)
 
 
+def check_stickers(pack_dir: Path, stickers: list[dict[str, Any]], rules: PlatformRules, *, fmt: str,
+                   size: SizeRule, emojis: bool = True) -> list[str]:
+    """The rules every platform applies to each sticker: count, emoji, format, pixel size, bytes."""
+    v = check_count(len(stickers), rules)
+    for s in stickers:
+        if emojis:
+            v += check_emojis(s, rules)
+        if not s["file"].lower().endswith("." + fmt.lower().replace("jpeg", "jpg")):
+            v.append(f"{s['file']}: must be a .{fmt.lower()} file")
+        v += check_image_file(pack_dir, s["file"], fmt=fmt, max_bytes=rules.max_bytes, size=size)
+    return v
+
+
 def open_zip(path: Path, rel: str) -> tuple[Optional[zipfile.ZipFile], list[str]]:
     if not path.is_file():
         return None, [f"{rel}: file is missing"]

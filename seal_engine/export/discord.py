@@ -18,7 +18,7 @@ from typing import Optional
 from .base import (ExportContext, FileRecord, PlatformRules, Prepared, PreparedPack, WriteResult, encode_stickers,
                    record, write_file)
 from .canvas import fit_square, margin_for
-from .checks import check_count, check_emojis, check_image_file, exact_size, load_manifest
+from .checks import check_stickers, exact_size, load_manifest
 from .encoding import Codec, build_ladder
 from .names import discord_sticker_name, slug
 
@@ -81,9 +81,6 @@ def validate(pack_dir: Path) -> list[str]:
     if man is None:
         return v
     stickers = man["stickers"]
-    v += check_count(len(stickers), RULES)
-    for s in stickers:
-        v += check_emojis(s, RULES)
-        v += check_image_file(pack_dir, s["file"], fmt="PNG", max_bytes=RULES.max_bytes, size=exact_size(SIDE, SIDE))
+    v += check_stickers(pack_dir, stickers, RULES, fmt="PNG", size=exact_size(SIDE, SIDE))
     v += _check_details(pack_dir, [s["file"] for s in stickers])
     return v

@@ -18,7 +18,7 @@ from typing import Optional
 from .base import (ExportContext, FileRecord, PlatformRules, Prepared, PreparedPack, WriteResult, encode_stickers,
                    record, write_file)
 from .canvas import fit_square, margin_for
-from .checks import check_count, check_image_file, load_manifest
+from .checks import check_stickers, load_manifest
 from .encoding import Codec, build_ladder
 from .names import file_stem, slug
 
@@ -71,9 +71,8 @@ def validate(pack_dir: Path) -> list[str]:
     if man is None:
         return v
     stickers = man["stickers"]
-    v += check_count(len(stickers), RULES)
+    v += check_stickers(pack_dir, stickers, RULES, fmt="PNG", size=_square_side, emojis=False)
     for s in stickers:
-        v += check_image_file(pack_dir, s["file"], fmt="PNG", max_bytes=RULES.max_bytes, size=_square_side)
         if len(str(s.get("label", ""))) > DESCRIPTION_MAX:
             v.append(f"{s['file']}: description is over {DESCRIPTION_MAX} characters")
     root = man.get("stickerpack")

@@ -14,7 +14,7 @@ from typing import Optional
 
 from .base import ExportContext, PlatformRules, Prepared, PreparedPack, WriteResult, encode_stickers, record, write_file
 from .canvas import fit_square, margin_for
-from .checks import check_count, check_emojis, check_image_file, exact_size, load_manifest
+from .checks import check_image_file, check_stickers, exact_size, load_manifest
 from .encoding import Codec, best_fit, build_ladder
 from .names import file_stem, slug
 
@@ -47,10 +47,7 @@ def validate(pack_dir: Path) -> list[str]:
     if man is None:
         return v
     stickers = man["stickers"]
-    v += check_count(len(stickers), RULES)
-    for s in stickers:
-        v += check_emojis(s, RULES)
-        v += check_image_file(pack_dir, s["file"], fmt="WEBP", max_bytes=RULES.max_bytes, size=exact_size(SIDE, SIDE))
+    v += check_stickers(pack_dir, stickers, RULES, fmt="WEBP", size=exact_size(SIDE, SIDE))
     cover = man.get("cover")
     if not cover:
         v.append("cover is missing (pack.json 'cover' is empty); Signal requires one")

@@ -18,7 +18,7 @@ from typing import Optional
 
 from .base import ExportContext, PlatformRules, Prepared, PreparedPack, WriteResult, encode_stickers, record, write_file
 from .canvas import fit_long_side, fit_square, margin_for
-from .checks import check_count, check_emojis, check_image_file, exact_size, load_manifest
+from .checks import check_image_file, check_stickers, exact_size, load_manifest
 from .encoding import Codec, best_fit, build_ladder
 from .names import TELEGRAM_SHORT_NAME_RE, file_stem, telegram_short_name
 
@@ -63,12 +63,7 @@ def validate(pack_dir: Path) -> list[str]:
     if not isinstance(name, str) or not TELEGRAM_SHORT_NAME_RE.match(name):
         v.append(f"set short name {name!r}: must be 1-64 ASCII letters, digits or '_', start with a letter, no '__'")
     stickers = man["stickers"]
-    v += check_count(len(stickers), RULES)
-    for s in stickers:
-        v += check_emojis(s, RULES)
-        if not s["file"].lower().endswith(".png"):
-            v.append(f"{s['file']}: must be a .png file")
-        v += check_image_file(pack_dir, s["file"], fmt="PNG", max_bytes=RULES.max_bytes, size=_one_side_512)
+    v += check_stickers(pack_dir, stickers, RULES, fmt="PNG", size=_one_side_512)
     cover = man.get("cover")
     if not cover:
         v.append("set thumbnail is missing (pack.json 'cover' is empty)")

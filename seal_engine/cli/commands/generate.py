@@ -61,9 +61,6 @@ def run(args: argparse.Namespace) -> int:
             identity = apply_concept(model, concept)
             settings.prompt = expand_placeholder(settings.prompt, identity)
             settings.negative_prompt = expand_placeholder(settings.negative_prompt, identity)
-        prepare = getattr(args, "_prepare_model", None)
-        if prepare:
-            prepare(model, settings)
         results = generate(model, settings, progress=bar)
     finally:
         bar.close()
