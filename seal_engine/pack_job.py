@@ -28,6 +28,9 @@ from .errors import InputError
 from .model_source import DEFAULT_MODEL
 from .progress import CancelToken, ProgressCallback, ProgressEvent, no_progress
 
+STICKER_CANVAS = (512, 512)
+"""Finished stickers are fitted (up or down) onto this canvas: the size every platform's exporter starts from."""
+
 PHASES = ("intake", "mask", "load", "personalize", "generate", "select", "finish", "export")
 JOB_FORMAT_VERSION = 1
 
@@ -57,7 +60,7 @@ class PackJob:
     size: Optional[int] = None  # generation side; default: the model's native size
     negative_prompt: str = "blurry, low quality, watermark, text, cropped"
     clip_model: Optional[str] = None  # for picking the best variant by identity; None: the first
-    finish: Any = None  # FinishSettings; default FinishSettings()
+    finish: Any = None  # FinishSettings; default: outlined, on a 512x512 canvas (what the exporters start from)
     overwrite_packs: bool = True
 
 
@@ -190,7 +193,7 @@ def run_pack_job(
     _select(job, items, reference, mask_image, out)
 
     phases.start("finish", "Cutting out and outlining")
-    settings = job.finish or FinishSettings()
+    settings = job.finish or FinishSettings(size=STICKER_CANVAS)
     from .intake import load_image as _load
 
     for n, item in enumerate(items, 1):

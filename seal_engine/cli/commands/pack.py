@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ...attributes import load_preset
     from ...finishing import FinishSettings
-    from ...pack_job import PackJob, run_pack_job
+    from ...pack_job import STICKER_CANVAS, PackJob, run_pack_job
     from ...personalize_config import PersonalizeConfig
 
     preset = load_preset(args.preset)
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
                   model_config=args.config, mask=Path(args.mask) if args.mask else None, personalize=config,
                   schedule=args.schedule, concept_dir=Path(args.concept) if args.concept else None,
                   variants=args.variants, seed=args.seed, steps=args.steps, size=args.size,
-                  clip_model=args.clip_model, finish=FinishSettings(outline_px=args.outline))
+                  clip_model=args.clip_model, finish=FinishSettings(outline_px=args.outline, size=STICKER_CANVAS))
     bar = TerminalProgress()
     try:
         result = run_pack_job(job, progress=bar)
