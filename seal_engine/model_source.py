@@ -107,9 +107,38 @@ def _snapshot(repo_id: str, cache_dir: Path, *, local_only: bool, tqdm_class=Non
     if tqdm_class is not None:
         kwargs["tqdm_class"] = tqdm_class
     folder = Path(snapshot_download(**kwargs))
-    if not (folder / "model_index.json").is_file():
-        raise FileNotFoundError(folder / "model_index.json")
+    missing = missing_weights(folder)
+    if missing:
+        raise FileNotFoundError(folder / missing[0])
     return folder
+
+
+WEIGHTED_COMPONENTS = ("unet", "vae", "text_encoder", "text_encoder_2")
+
+
+def missing_weights(folder: Path) -> list[str]:
+    """What a pipeline folder lacks to load: model_index.json, or a component's weights.
+
+    A download killed half-way leaves a snapshot with configs but no weights;
+    it must not pass for a cached model.
+    """
+    import json
+
+    index = folder / "model_index.json"
+    if not index.is_file():
+        return ["model_index.json"]
+    try:
+        components = json.loads(index.read_text())
+    except (OSError, ValueError):
+        return ["model_index.json"]
+    missing = []
+    for name in WEIGHTED_COMPONENTS:
+        spec = components.get(name)
+        if not isinstance(spec, list) or spec[0] is None:
+            continue
+        if not any((folder / name).glob("*.safetensors")):
+            missing.append(f"{name}/*.safetensors")
+    return missing
 
 
 class _NullWriter:

@@ -425,7 +425,8 @@ class _Trainer:
         b = cfg.batch_size
         idx = torch.from_numpy(self.rng.integers(0, len(bank.words), size=b)).to(self.device)
         subsets = [sample_subset(self.rng, cfg.union_probs, cfg.split_merge) for _ in range(b)]
-        prompts = [training_prompt(s, names, self.class_word, bank.words[int(i)]) for s, i in zip(subsets, idx)]
+        prompts = [training_prompt(s, names, self.class_word, bank.words[int(i)], cfg.prompt_template,
+                                   cfg.background_words) for s, i in zip(subsets, idx)]
         latents = self._latents(idx, self.gen)
         noise = torch.randn(latents.shape, generator=self.gen).to(self.device)
         t = torch.randint(0, self.noise_scheduler.config.num_train_timesteps, (b,), generator=self.gen).to(self.device)
@@ -571,9 +572,10 @@ class _Trainer:
         target = self.bank.mask_map[idx]
         store = AttentionStore()
         result = {}
-        prompts = {"identity_inside": training_prompt(Subset.IDENTITY, names, self.class_word)}
+        tpl, bgw = self.cfg.prompt_template, self.cfg.background_words
+        prompts = {"identity_inside": training_prompt(Subset.IDENTITY, names, self.class_word, "", tpl, bgw)}
         if names.context:
-            prompts["context_outside"] = training_prompt(Subset.BOTH, names, self.class_word)
+            prompts["context_outside"] = training_prompt(Subset.BOTH, names, self.class_word, "", tpl, bgw)
         with torch.no_grad(), capture(self.pipe.unet, self.attn_layers, store):
             for key, prompt in prompts.items():
                 embeds, pooled, ids = self._encode([prompt] * 3)

@@ -75,6 +75,13 @@ class PersonalizeConfig:
     class_word: Optional[str] = None  # None: chosen by class_word.choose_class_word and recorded
     identity_token: str = "<seal-id>"
     context_token: str = "<seal-bg>"
+    # Optional caption of the reference, e.g. "a {subject}, smiling, on a {background} background":
+    # a model whose text encoder only knows fully described prompts (the toy world) learns
+    # nothing from "a sticker of <id>" because the identity tokens must then explain the
+    # background and pose too. {subject} = identity tokens + class word; {background} = the
+    # context token when named, else `background_words`. None: "a sticker of {subject}".
+    prompt_template: Optional[str] = None
+    background_words: str = ""
     # schedule and optimisation
     schedule: Schedule = Schedule.QUALITY
     embedding_steps: Optional[int] = None  # None: from the schedule
@@ -144,6 +151,15 @@ class PersonalizeConfig:
             raise InputError("The identity and context tokens must be distinct, non-empty strings.")
         if self.identity_token.startswith(self.context_token) or self.context_token.startswith(self.identity_token):
             raise InputError("Neither token name may be a prefix of the other (diffusers expands tokens by prefix).")
+        if self.prompt_template is not None:
+            if "{subject}" not in self.prompt_template:
+                raise InputError("The prompt template must contain {subject}.")
+            if "{background}" in self.prompt_template and not self.background_words.strip():
+                raise InputError("A prompt template with {background} needs background words (e.g. 'orange').")
+            try:
+                self.prompt_template.format(subject="x", background="y")
+            except (KeyError, IndexError, ValueError):
+                raise InputError("The prompt template may only use {subject} and {background}.") from None
         from .layer_restriction import PRESETS
 
         if self.layer_preset is not None and self.layer_preset not in PRESETS:

@@ -63,9 +63,22 @@ def sample_subset(rng: Any, probs: Sequence[float], split_merge: bool) -> Subset
     return list(Subset)[int(rng.choice(3, p=[x / total for x in p]))]
 
 
-def training_prompt(subset: Subset, names: TokenNames, class_word: str, words: str = "") -> str:
+def training_prompt(subset: Subset, names: TokenNames, class_word: str, words: str = "",
+                    template: Optional[str] = None, background_words: str = "") -> str:
+    """The prompt of one training sample.
+
+    `template` (optional, with `{subject}` and optionally `{background}`) is a caption of
+    the reference: words that explain what is NOT the character (pose, framing, style,
+    background), so the identity tokens need not absorb them. `{background}` becomes the
+    context token when the subset names it, else `background_words`.
+    """
     subject = f"{names.identity_string} {class_word}".strip()
     extra = f", {words}" if words else ""
+    if template:
+        if subset is Subset.CONTEXT:
+            return f"a {names.context} background"
+        bg = names.context if subset is Subset.BOTH else background_words
+        return template.format(subject=subject, background=bg) + extra
     if subset is Subset.BOTH:
         return f"a sticker of {subject} on a {names.context} background{extra}"
     if subset is Subset.CONTEXT:

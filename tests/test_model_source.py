@@ -71,3 +71,12 @@ def test_hub_model_uses_app_cache_under_seal_home(isolated_seal_home, tiny_sd15_
     assert models_cache_dir().is_relative_to(isolated_seal_home)
     seed_hub_cache(models_cache_dir(), "org/tiny", tiny_sd15_dir)
     assert resolve("org/tiny").path.is_relative_to(isolated_seal_home)
+
+
+def test_half_downloaded_snapshot_is_not_cached(tmp_path, tiny_sd15_dir):
+    cache = tmp_path / "cache"
+    snap = seed_hub_cache(cache, "org/tiny", tiny_sd15_dir)
+    (snap / "unet" / "diffusion_pytorch_model.safetensors").unlink()  # a download killed half-way
+    assert not is_cached("org/tiny", cache)
+    with pytest.raises(OfflineError):
+        resolve("org/tiny", cache_dir=cache, offline=True)

@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from .attributes import APPEARANCE_FACTORS, CLASS_WORD, FACTORS, HELD_OUT_APPEARANCES, Sticker, prompt_for
+from .attributes import (APPEARANCE_FACTORS, CLASS_WORD, FACTORS, HELD_OUT_APPEARANCES, Sticker, context_phrase,
+                         prompt_for)
 
 CONTEXT_FACTORS = ("emotion", "action", "scale", "position", "style", "background")
 POSE_FACTORS = ("action", "scale", "position")
@@ -37,6 +38,8 @@ REFERENCE_CONTEXT = dict(emotion="happy", action="up", scale="full", position="c
                          background="orange")
 """The reference's distinctive pose (arms up) and background (orange); fixed before any run."""
 CLASS_ROW = "class word"
+TOY_SETTINGS: dict[str, Any] = {}
+"""Toy-world personalization settings shared by every variant (see docs/toyworld.md for why)."""
 
 
 @dataclass
@@ -56,6 +59,7 @@ class ToyBenchConfig:
     device: str = "cpu"
     n_resamples: int = 2000
     class_word_row: bool = True
+    caption: bool = True  # train with the reference's context words (reference_template); False: engine default
     personalize_overrides: dict[str, Any] = field(default_factory=dict)
 
 
@@ -74,6 +78,14 @@ def reference_images(ref: Sticker):
     rgb = render(ref, random.Random(7), jitter=False)
     mask = foreground_mask(rgb[None], [ref.background])[0]
     return Image.fromarray(rgb).convert("RGBA"), Image.fromarray((mask * 255).astype(np.uint8), "L")
+
+
+def reference_template(ref: Sticker) -> str:
+    """The reference's caption in the world's own prompt form, e.g. 'a {subject}, happy, arms up, ...,
+    on a {background} background'. The toy text encoder only ever saw fully described prompts, so
+    every variant is trained with the reference's context named (see docs/toyworld.md)."""
+    ctx = context_phrase(ref).replace(f"on a {ref.background} background", "on a {background} background")
+    return "a {subject}, " + ctx
 
 
 def prompt_stickers(ref: Sticker, n: int, seed: int) -> list[Sticker]:
@@ -102,13 +114,15 @@ def _load_model(cfg: ToyBenchConfig):
     return load_pipeline(str(cfg.pipeline or default_pipeline_dir()), RuntimeOptions(device=cfg.device, dtype="fp32"))
 
 
-def _personalize(cfg: ToyBenchConfig, variant: str, model: Any, ref_img: Any, mask: Any, out: Path):
+def _personalize(cfg: ToyBenchConfig, variant: str, model: Any, ref: Sticker, ref_img: Any, mask: Any, out: Path):
     from ..evaluation.bench import VARIANT_FLAGS
     from ..personalize import personalize
     from ..personalize_config import PersonalizeConfig
 
+    caption = dict(prompt_template=reference_template(ref), background_words=ref.background) if cfg.caption else {}
+    settings = {**TOY_SETTINGS, **caption, **cfg.personalize_overrides}
     pc = PersonalizeConfig(base=cfg.base, schedule=cfg.schedule, seed=cfg.seed, class_word=CLASS_WORD,
-                           probe_attention=False, **VARIANT_FLAGS[variant], **cfg.personalize_overrides)
+                           probe_attention=False, **VARIANT_FLAGS[variant], **settings)
     if cfg.steps is not None:
         pc = pc.with_total_steps(cfg.steps)
     return personalize(model, ref_img, mask, pc, out, overwrite=True)
@@ -126,7 +140,7 @@ def run_cell(cfg: ToyBenchConfig, variant: str, ref: Sticker, asked: list[Sticke
         pers_s = 0.0
     else:
         ref_img, mask = reference_images(ref)
-        concept = _personalize(cfg, variant, model, ref_img, mask, work / f"{'-'.join(ref.appearance)}-{variant}")
+        concept = _personalize(cfg, variant, model, ref, ref_img, mask, work / f"{'-'.join(ref.appearance)}-{variant}")
         identity = concept.identity_string
         pers_s = time.perf_counter() - t0
     t1 = time.perf_counter()
