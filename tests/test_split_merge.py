@@ -40,6 +40,22 @@ def test_union_sampling_and_prompts():
     assert "<id>" not in training_prompt(Subset.CONTEXT, names, "cat")
 
 
+def test_prompt_template_captions_the_reference():
+    names = TokenNames.make("<id>", 1, "<bg>")
+    tpl = "a {subject}, smiling, on a {background} background"
+    assert training_prompt(Subset.IDENTITY, names, "cat", "", tpl, "orange") == "a <id> cat, smiling, on a orange background"
+    assert training_prompt(Subset.BOTH, names, "cat", "far away", tpl, "orange") == \
+        "a <id> cat, smiling, on a <bg> background, far away"
+    assert training_prompt(Subset.CONTEXT, names, "cat", "", tpl, "orange") == "a <bg> background"
+    from seal_engine.errors import InputError
+    from seal_engine.personalize_config import PersonalizeConfig
+
+    PersonalizeConfig(prompt_template=tpl, background_words="orange").validate()
+    for bad in (dict(prompt_template="a cat"), dict(prompt_template=tpl), dict(prompt_template="a {subject} {x}")):
+        with pytest.raises(InputError):
+            PersonalizeConfig(**bad).validate()
+
+
 def test_context_token_moves_onto_the_background_and_is_not_exported(tmp_path, tiny_sd15_dir):
     from safetensors.torch import load_file
 

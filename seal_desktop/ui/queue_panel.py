@@ -99,7 +99,9 @@ class QueuePanel(QWidget):
         self.list.blockSignals(True)
         self.list.clear()
         chosen = None
-        for job in self.controller.ctx.jobs.all():
+        jobs = self.controller.ctx.jobs.all()
+        self.cancel_pending_btn.setEnabled(any(j.status is JobStatus.PENDING for j in jobs))
+        for job in jobs:
             mark = STATUS_MARK.get(job.status.value, "?")
             pct = f" {job.progress * 100:.0f}%" if job.status is JobStatus.RUNNING else ""
             item = QListWidgetItem(f"{mark} {job.title} — {job.status.value}{pct}")

@@ -38,7 +38,7 @@ REFERENCE_CONTEXT = dict(emotion="happy", action="up", scale="full", position="c
                          background="orange")
 """The reference's distinctive pose (arms up) and background (orange); fixed before any run."""
 CLASS_ROW = "class word"
-TOY_SETTINGS: dict[str, Any] = {}
+TOY_SETTINGS: dict[str, Any] = {"augment": False}
 """Toy-world personalization settings shared by every variant (see docs/toyworld.md for why)."""
 
 
