@@ -6,6 +6,8 @@ import json
 import random
 import pytest
 
+from personalize_helpers import single_torch_thread  # noqa: F401  (tiny models: 1 thread; 2 shared cores
+# oversubscribed by OpenMP ran these tests ~10x slower)
 from seal_engine.toyworld.attributes import FACTORS, prompt_for, random_sticker
 from seal_engine.toyworld.model import default_pipeline_dir
 

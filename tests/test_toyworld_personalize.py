@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import pytest
 
+from personalize_helpers import single_torch_thread  # noqa: F401  (tiny models: 1 thread; 2 shared cores
+# oversubscribed by OpenMP ran these tests ~10x slower)
 from seal_engine.toyworld.attributes import APPEARANCE_FACTORS, HELD_OUT_APPEARANCES
 
 PROMPTS = 6
