@@ -32,10 +32,16 @@ def main() -> int:
     ap.add_argument("--gen-steps", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--no-caption", action="store_true",
+                    help="train with the engine's default prompt instead of the reference's caption (diagnostic)")
+    ap.add_argument("--attention-resolution", type=int, default=None,
+                    help="attention-loss map side (default: the engine's rule; 4x4 mid block at 64x64)")
     a = ap.parse_args()
     cfg = ToyBenchConfig(out_dir=a.out, variants=a.variants.split(","), characters=a.characters, prompts=a.prompts,
                          base=a.base, schedule=a.schedule, steps=a.steps, seed=a.seed,
-                         generation_steps=a.gen_steps, device=a.device)
+                         generation_steps=a.gen_steps, device=a.device, caption=not a.no_caption,
+                         personalize_overrides=({"attention_resolution": a.attention_resolution}
+                                                if a.attention_resolution else {}))
     md, js, _rows = run_toy_bench(cfg)
     print(md.read_text(encoding="utf-8"))
     print(f"written: {md} and {js}")

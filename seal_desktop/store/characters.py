@@ -124,14 +124,18 @@ class CharacterStore:
         with staged_dir(self.root / folder_name) as stage:
             atomic_save_image(image, stage / REFERENCE_NAME)
             atomic_save_image(mask.mask, stage / MASK_NAME)
+        return self._insert(folder_name, name=name, class_word=class_word or "character", notes=notes,
+                            tags=",".join(parse_tags(tags)), reference=REFERENCE_NAME, mask=MASK_NAME,
+                            mask_method=mask.method, mask_note=mask.note)
+
+    def _insert(self, folder_name: str, **row: Any) -> Character:
+        """Add the row for a character folder already in place; on failure the folder goes too."""
         now = time.time()
+        row.update(folder=folder_name, created_at=now, updated_at=now)
         try:
             with self.db.transaction() as conn:
-                cur = conn.execute(
-                    "INSERT INTO characters (name, class_word, notes, tags, folder, reference, mask, mask_method,"
-                    " mask_note, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                    (name, class_word or "character", notes, ",".join(parse_tags(tags)), folder_name,
-                     REFERENCE_NAME, MASK_NAME, mask.method, mask.note, now, now))
+                cur = conn.execute(f"INSERT INTO characters ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                                   tuple(row.values()))
                 new_id = int(cur.lastrowid)
         except BaseException:
             shutil.rmtree(self.root / folder_name, ignore_errors=True)
@@ -173,19 +177,10 @@ class CharacterStore:
             for item in src.folder.iterdir():
                 if item.is_file():
                     shutil.copy2(item, stage / item.name)
-        now = time.time()
-        try:
-            with self.db.transaction() as conn:
-                cur = conn.execute(
-                    "INSERT INTO characters (name, class_word, notes, tags, folder, reference, mask, mask_method,"
-                    " mask_note, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                    (name, src.class_word, src.notes, ",".join(src.tags), folder_name, src.reference.name,
-                     src.mask.name if src.mask else None, src.mask_method, src.mask_note, now, now))
-                new_id = int(cur.lastrowid)
-        except BaseException:
-            shutil.rmtree(self.root / folder_name, ignore_errors=True)
-            raise
-        return self.get(new_id)  # type: ignore[return-value]
+        return self._insert(folder_name, name=name, class_word=src.class_word, notes=src.notes,
+                            tags=",".join(src.tags), reference=src.reference.name,
+                            mask=src.mask.name if src.mask else None, mask_method=src.mask_method,
+                            mask_note=src.mask_note)
 
     def delete(self, character_id: int) -> None:
         """Delete the row (and its concepts) first; remove files only after the commit."""
