@@ -22,8 +22,9 @@ from .progress import CancelToken, ProgressCallback, ProgressEvent, no_progress
 DEFAULT_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 """The maintained mirror of Stable Diffusion 1.5 (the original runwayml repo was removed)."""
 
-DEFAULT_MODEL_DOWNLOAD_GB = 2.8
-"""Approximate size of what we fetch for the default model (fp32 safetensors, no safety checker)."""
+DEFAULT_MODEL_DOWNLOAD_GB = 4.3
+"""What we fetch for the default model: fp32 safetensors of the UNet (3.44 GB), text encoder
+(0.49 GB) and VAE (0.33 GB), plus configs and tokenizer; no safety checker, no EMA or .ckpt copies."""
 
 SAFE_SUFFIXES = (".safetensors",)
 PICKLE_SUFFIXES = (".ckpt", ".bin", ".pt", ".pth")
