@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from seal_engine.loading import quiet_libraries
-    from seal_engine.personalize_config import PersonalizeConfig, baseline_config
+    from seal_engine.personalize.config import PersonalizeConfig, baseline_config
     from seal_engine.testing import save_tiny_model
 
     torch.set_num_threads(args.threads)

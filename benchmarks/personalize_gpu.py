@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from seal_engine.loading import quiet_libraries
-    from seal_engine.personalize_config import PersonalizeConfig, baseline_config
+    from seal_engine.personalize.config import PersonalizeConfig, baseline_config
 
     quiet_libraries()
     started = time.perf_counter()

@@ -8,8 +8,8 @@ A concept is a folder (DESIGN.md), written atomically through `staged_dir`:
 * `learned_embeds.safetensors`: the identity tokens only, in diffusers'
   textual-inversion format: `{token: [n, dim]}` (SD1.x/2.x) or
   `{"clip_l": [n, 768], "clip_g": [n, 1280]}` (SDXL);
-* `context_embeds.safetensors`: the context token (split-merge), same format,
-  kept for inspection; generation never loads it (the merge);
+* `context_embeds.safetensors`: the context token (split-merge), same format;
+  generation loads it only when the concept's merge is "identity+context";
 * `pytorch_lora_weights.safetensors` when LoRA was trained (diffusers format);
 * `reference.png`, `mask.png`.
 
@@ -66,10 +66,17 @@ class Concept:
         return bool(self.meta.get("files", {}).get("lora"))
 
     @property
+    def merge(self) -> str:
+        """What generation names after split-merge: "identity" (default) or "identity+context"."""
+        merge = (self.meta.get("generation") or {}).get("merge", "identity")
+        return merge if self.context_token else "identity"
+
+    @property
     def identity_string(self) -> str:
         """What replaces `<char>` in a prompt: the identity token (diffusers expands `tok` to
-        `tok tok_1 ...`) followed by the class word."""
-        return f"{self.identity_token} {self.class_word}".strip()
+        `tok tok_1 ...`), the context token when the merge names it, then the class word."""
+        tokens = self.identity_token + (f" {self.context_token}" if self.merge == "identity+context" else "")
+        return f"{tokens} {self.class_word}".strip()
 
 
 def write_concept(out_dir: Path, meta: dict, *, identity_embeds: dict, context_embeds: Optional[dict],
@@ -171,6 +178,8 @@ def apply_concept(model: Any, concept: Concept, *, adapter_name: Optional[str] =
                                         tokenizer=pipe.tokenizer_2)
         else:
             pipe.load_textual_inversion(str(Path(concept.path) / EMBEDS_FILE), token=token)
+        if concept.merge == "identity+context":
+            _load_context(pipe, model.arch.is_xl, concept)
         if concept.has_lora:
             name = adapter_name or _free_adapter_name(pipe.unet, "seal_concept")
             pipe.load_lora_weights(str(concept.path), weight_name=LORA_FILE, adapter_name=name)
@@ -181,6 +190,24 @@ def apply_concept(model: Any, concept: Concept, *, adapter_name: Optional[str] =
     applied[key] = identity
     model.extras["concept"] = {"path": key, "identity": identity}
     return identity
+
+
+def _load_context(pipe: Any, xl: bool, concept: Concept) -> None:
+    """The merge "identity+context": the context token goes into the text encoder(s) too."""
+    from safetensors.torch import load_file
+
+    path = Path(concept.path) / CONTEXT_EMBEDS_FILE
+    if not path.is_file():
+        raise InputError(f"{concept.path} asks for the context token at generation but has no {CONTEXT_EMBEDS_FILE}.")
+    token = concept.context_token
+    if xl:
+        embeds = load_file(str(path))
+        pipe.load_textual_inversion(embeds["clip_l"], token=token, text_encoder=pipe.text_encoder,
+                                    tokenizer=pipe.tokenizer)
+        pipe.load_textual_inversion(embeds["clip_g"], token=token, text_encoder=pipe.text_encoder_2,
+                                    tokenizer=pipe.tokenizer_2)
+    else:
+        pipe.load_textual_inversion(str(path), token=token)
 
 
 def _free_adapter_name(unet: Any, base: str) -> str:

@@ -148,7 +148,7 @@ def run_pack_job(
     from .finishing import FinishSettings, finish_sticker
     from .intake import load_image
     from .masks import compute_mask
-    from .personalize_config import PersonalizeConfig
+    from .personalize.config import PersonalizeConfig
 
     _check_job(job)
     out = Path(job.out_dir)

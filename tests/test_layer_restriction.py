@@ -7,7 +7,7 @@ import torch
 
 from personalize_helpers import load, reference_image, short_config, single_torch_thread  # noqa: F401
 from seal_engine.errors import InputError
-from seal_engine.layer_restriction import resolve_targets
+from seal_engine.personalize.layer_restriction import resolve_targets
 
 
 def test_presets_on_the_tiny_models(tiny_sd15_dir, tiny_sdxl_dir):

@@ -12,7 +12,7 @@ from seal_engine.cli import main
 from seal_engine.errors import Cancelled
 from seal_engine.export import validate_pack
 from seal_engine.pack_job import PackJob, run_pack_job
-from seal_engine.personalize_config import PersonalizeConfig
+from seal_engine.personalize.config import PersonalizeConfig
 from seal_engine.progress import CancelToken
 
 DATA = Path(__file__).parent / "data"

@@ -90,7 +90,7 @@ def test_failure_leaves_nothing_and_existing_output_is_refused(tmp_path, tiny_sd
 
 
 def test_lora_only_keeps_rare_token_rows_and_baseline_records_components(tmp_path, tiny_sd15_dir):
-    from seal_engine.personalize_config import baseline_config
+    from seal_engine.personalize.config import baseline_config
 
     model = load(tiny_sd15_dir)
     cfg = baseline_config(base="lora", lora_steps=3, class_word="cat", augment_bank=2, probe_attention=False)
@@ -110,7 +110,7 @@ def test_lora_only_keeps_rare_token_rows_and_baseline_records_components(tmp_pat
 
 def test_config_schedules_and_validation():
     from seal_engine.architecture import Architecture
-    from seal_engine.personalize_config import PersonalizeConfig
+    from seal_engine.personalize.config import PersonalizeConfig
 
     q = PersonalizeConfig().resolve(Architecture.SD1)
     assert (q.embedding_steps, q.lora_steps, q.lora_rank, q.layer_preset) == (400, 400, 4, "decoder-kv")
@@ -129,7 +129,7 @@ def test_config_schedules_and_validation():
 
 def test_augmentation_views():
     from seal_engine.augment import make_views
-    from seal_engine.personalize_config import PersonalizeConfig
+    from seal_engine.personalize.config import PersonalizeConfig
 
     ref = reference_image()
     cfg = PersonalizeConfig(augment_bank=12, background_color=(10, 200, 30))

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from personalize_helpers import QK_PATTERNS, load, reference_image, short_config, single_torch_thread  # noqa: F401
-from seal_engine.split_merge import Subset, TokenNames, loss_region, masked_mse, sample_subset, training_prompt
+from seal_engine.personalize.split_merge import Subset, TokenNames, loss_region, masked_mse, sample_subset, training_prompt
 
 
 def test_masked_loss_is_normalised_by_area():
@@ -48,7 +48,7 @@ def test_prompt_template_captions_the_reference():
         "a <id> cat, smiling, on a <bg> background, far away"
     assert training_prompt(Subset.CONTEXT, names, "cat", "", tpl, "orange") == "a <bg> background"
     from seal_engine.errors import InputError
-    from seal_engine.personalize_config import PersonalizeConfig
+    from seal_engine.personalize.config import PersonalizeConfig
 
     PersonalizeConfig(prompt_template=tpl, background_words="orange").validate()
     for bad in (dict(prompt_template="a cat"), dict(prompt_template=tpl), dict(prompt_template="a {subject} {x}")):
