@@ -2,7 +2,8 @@
 
 Each subcommand is a module in `seal_engine.cli.commands` exposing `NAME`,
 `HELP`, `add_arguments(parser)` and `run(args) -> int`. Errors a user can cause
-(`SealError`, bad option values) print one line on stderr and exit with status 2.
+(`SealError`, bad option values, filesystem errors) print one line on stderr and
+exit with status 2.
 """
 
 from __future__ import annotations
@@ -59,6 +60,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args._run(args) or 0)
     except SealError as err:
         print(f"seal {args.command}: {err}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except OSError as err:  # a disk problem (read-only, permission, full...) is the user's to fix: one line
+        from ..fs_errors import describe_os_error
+
+        print(f"seal {args.command}: {describe_os_error(err, verb='access')}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print(f"seal {args.command}: interrupted; nothing partial was kept.", file=sys.stderr)

@@ -60,6 +60,12 @@ def run(args: argparse.Namespace) -> int:
     from ...pack_job import STICKER_CANVAS, PackJob, run_pack_job
     from ...personalize_config import PersonalizeConfig
 
+    from ...errors import InputError
+
+    if args.train_steps is not None and args.train_steps < 1:
+        raise InputError(f"--train-steps must be at least 1, not {args.train_steps}.")
+    if args.steps < 1:
+        raise InputError(f"--steps must be at least 1, not {args.steps}.")
     preset = load_preset(args.preset)
     config = PersonalizeConfig(schedule=args.schedule, class_word=args.class_word, seed=args.seed)
     if args.train_steps is not None:
