@@ -7,8 +7,8 @@ assembled in a hidden sibling and renamed into place only when complete.
 Robustness rules kept here so that every writer gets them:
 
 * `--overwrite` replaces only a folder this tool wrote: one that carries one of
-  our marker files (`pack.json`, `concept.json`, `job.json`). A user's own
-  folder is refused with one sentence, never deleted.
+  our marker files (`pack.json`, `concept.json`, `job.json`), or an empty one.
+  A user's own folder is refused with one sentence, never deleted.
 * Temporary names carry the writer's process id; the next run in the same
   folder removes those whose process is dead (a `kill -9` or a power cut
   leaves no hidden staging folder behind for good).
@@ -97,10 +97,17 @@ def check_replaceable(final: Path, *, overwrite: bool, markers: Iterable[str] = 
     if final.is_symlink() or not final.is_dir():
         raise InputError(f"{final} is not a folder written by SEAL; {flag} only replaces such folders, "
                          f"so choose another output path.")
-    if not is_tool_folder(final, markers):
+    if not is_tool_folder(final, markers) and not _is_empty_dir(final):  # an empty folder holds nothing to lose
         names = ", ".join(markers[:-1]) + f" or {markers[-1]}" if len(markers) > 1 else markers[0]
         raise InputError(f"{final} was not written by SEAL (it has no {names}); {flag} only replaces folders "
                          f"this tool wrote, so your files were kept; choose another output folder.")
+
+
+def _is_empty_dir(folder: Path) -> bool:
+    try:
+        return not any(os.scandir(folder))
+    except OSError:
+        return False
 
 
 def pid_alive(pid: int) -> bool:
