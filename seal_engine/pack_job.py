@@ -149,6 +149,10 @@ def run_pack_job(
     Everything that can be checked without the model is checked first; the output folder is locked
     for the whole run (a concurrent run on it waits) and created only once the model has loaded."""
     check_pack_job(job)
+    if model is None and load_model is None:
+        from .model_source import classify
+
+        classify(job.model)  # a mistyped model path is refused before intake and masking
     out = Path(job.out_dir)
     from .locks import output_lock
 
@@ -297,7 +301,7 @@ def check_pack_job(job: PackJob) -> None:
         rules = platform_rules(platform)
         problem = rules.count_problem(n)
         if problem:
-            raise InputError(f"{problem[:-1]}; the preset '{job.preset.name}' has {n}, so choose another preset "
+            raise InputError(f"{problem[:-1]} (the preset '{job.preset.name}' has {n}); choose another preset "
                              f"or platform.")
         check_text(job.title, field="title", platform=rules.display, max_len=rules.title_max,
                    asian_double=rules.asian_double)
