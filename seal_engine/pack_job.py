@@ -158,7 +158,7 @@ def run_pack_job(
 
     created = not out.exists()
     try:
-        with output_lock(out, phase="intake", progress=progress, cancel=cancel):
+        with output_lock(out, progress=progress, cancel=cancel):
             return _run_locked(job, out, model=model, progress=progress, cancel=cancel, load_model=load_model)
     finally:
         if created:
@@ -331,7 +331,7 @@ def _concept(job, model, reference, mask, config, phases, progress, cancel):
     folder = concepts_cache_dir() / key
     phases.start("personalize", "Learning the character")
     # One run learns a given concept at a time; a second one waits here and then reuses it.
-    with concept_lock(key, phase="personalize", progress=progress, cancel=cancel):
+    with concept_lock(key, progress=progress, cancel=cancel):
         if (folder / "concept.json").is_file():
             progress(ProgressEvent("personalize", 0, 0, message=f"Reusing the learned concept {key}"))
             return load_concept(folder), True
