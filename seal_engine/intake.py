@@ -178,7 +178,11 @@ def _read_source(source: str | Path | bytes, max_bytes: int = DEFAULT_MAX_BYTES)
             raise ImageError(f"{name} is {st.st_size:,} bytes, more than the limit of {max_bytes:,} for an image; "
                              f"scale it down or re-save it first.")
         with open(path, "rb") as fh:
-            data = fh.read(max_bytes + 1)
+            head = fh.read(4096)
+            if head and not _signature_format(head) and not _looks_like_svg(name, head):
+                # not an image by its first bytes: refuse without reading (and holding) the rest of the file
+                raise ImageError(f"{name} is not an image file this app can read ({_FORMAT_NAMES}).")
+            data = head + fh.read(max_bytes + 1 - len(head))
         if len(data) > max_bytes:
             raise ImageError(f"{name} is more than the limit of {max_bytes:,} bytes for an image.")
         return name, data

@@ -80,4 +80,19 @@ def entry() -> None:
 
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
+    _terminate_like_ctrl_c()
     sys.exit(main())
+
+
+def _terminate_like_ctrl_c() -> None:
+    """SIGTERM (what `kill` and service managers send) unwinds like Ctrl+C, so that staging folders and
+    temporary files are removed on the way out instead of being left for the next run's sweep."""
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGTERM, interrupt)
+    except (ValueError, OSError, AttributeError):  # not the main thread, or no SIGTERM on this OS
+        pass
