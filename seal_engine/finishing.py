@@ -60,8 +60,10 @@ class FinishSettings:
 
 def _whole(value: object, what: str) -> int:
     """An integer pixel count (bools, NaN and fractions refused) -- checked before anything is allocated."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or (
-            isinstance(value, float) and not value.is_integer()):
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or (
+            not isinstance(value, numbers.Integral) and not float(value).is_integer()):
         raise InputError(f"The {what} must be a whole number of pixels, not {value!r}.")
     return int(value)
 

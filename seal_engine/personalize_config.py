@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import math
+import numbers
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Optional
 
@@ -131,17 +132,17 @@ class PersonalizeConfig:
             value = getattr(self, f.name)
             values = value if isinstance(value, (tuple, list)) else (value,)
             for v in values:
-                if isinstance(v, float) and not math.isfinite(v):
+                if isinstance(v, numbers.Real) and not isinstance(v, numbers.Integral) and not math.isfinite(v):
                     raise InputError(f"{f.name.replace('_', ' ').capitalize()} must be a finite number, not {v}.")
         for name in ("num_vectors", "batch_size", "seed", "augment_bank", "preview_every", "preview_steps",
                      "embedding_steps", "lora_steps", "lora_rank", "resolution", "attention_resolution"):
             v = getattr(self, name)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
+            if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Integral)):
                 raise InputError(f"{name.replace('_', ' ').capitalize()} must be a whole number, not {v!r}.")
         for name in ("attention_weight", "attention_outside_weight", "embedding_lr", "lora_lr", "weight_decay",
                      "max_shift"):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
+            if isinstance(v, bool) or not isinstance(v, numbers.Real):
                 raise InputError(f"{name.replace('_', ' ').capitalize()} must be a number, not {v!r}.")
 
     def validate(self) -> None:
