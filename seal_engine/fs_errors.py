@@ -98,5 +98,42 @@ def check_output_file(path: PathLike) -> None:
         raise InputError(f"{p} is a folder; give the name of the file to write (for example {p / 'mask.png'}).")
 
 
-__all__ = ["FileSystemError", "describe_os_error", "translate", "writing", "check_output_folder",
+def read_small_file(path: PathLike, *, what: str, max_bytes: int = 16 * 1024 * 1024) -> bytes:
+    """A settings-sized file (JSON map, preset): refuse pipes and devices (a read would hang or never
+    end) and anything over `max_bytes`, before and while reading."""
+    import stat
+
+    p = Path(path)
+    try:
+        st = p.stat()
+        if not stat.S_ISREG(st.st_mode):
+            kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file (a pipe, socket or device)"
+            raise InputError(f"{what} {p} is {kind}; give a file.")
+        if st.st_size > max_bytes:
+            raise InputError(f"{what} {p} is {st.st_size:,} bytes, more than the limit of {max_bytes:,}.")
+        with open(p, "rb") as fh:
+            data = fh.read(max_bytes + 1)
+    except FileNotFoundError:
+        raise InputError(f"{what} {p} does not exist.") from None
+    except OSError as err:
+        raise translate(err, p, verb="read") from None
+    if len(data) > max_bytes:
+        raise InputError(f"{what} {p} is more than the limit of {max_bytes:,} bytes.")
+    return data
+
+
+def refuse_special_file(path: PathLike, *, what: str) -> None:
+    """If `path` exists, it must be a regular file (a FIFO given as input would hang the read)."""
+    import stat
+
+    p = Path(path)
+    try:
+        st = p.stat()
+    except OSError:
+        return  # missing: the reader says so in its own words
+    if not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode):
+        raise InputError(f"{what} {p} is not a regular file (a pipe, socket or device); give a file.")
+
+
+__all__ = ["read_small_file", "refuse_special_file", "FileSystemError", "describe_os_error", "translate", "writing", "check_output_folder",
            "check_output_file"]

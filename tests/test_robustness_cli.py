@@ -473,3 +473,13 @@ def test_reexported_pack_stickers_keep_plain_labels(tmp_path, capsys):
 def test_missing_author_reads_an_author(tmp_path, capsys):
     one_line(capsys, run_cli(["export", sticker_dir(tmp_path), "--platform", "telegram", "--title", "T",
                               "--author", "", "-o", tmp_path / "p"]), "needs an author")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this OS")
+def test_fifo_emoji_map_and_preset_are_refused_without_hanging(tmp_path, capsys, no_model_load):
+    fifo = tmp_path / "map.json"
+    os.mkfifo(fifo)
+    code = run_cli(export_args(sticker_dir(tmp_path), tmp_path / "p", "--emoji-map", fifo))
+    one_line(capsys, code, "not a regular file")
+    one_line(capsys, run_cli(pack_args(fifo, tmp_path / "job")), "not a regular file")
+    assert not (tmp_path / "p").exists() and not (tmp_path / "job").exists()
