@@ -84,7 +84,7 @@ def write_concept(out_dir: Path, meta: dict, *, identity_embeds: dict, context_e
 
     out_dir = Path(out_dir)
     files = {"embeddings": EMBEDS_FILE, "reference": REFERENCE_FILE, "mask": MASK_FILE}
-    with staged_dir(out_dir, overwrite=overwrite) as stage:
+    with staged_dir(out_dir, overwrite=overwrite, markers=(CONCEPT_JSON,)) as stage:
         save_file({k: v.detach().float().cpu().contiguous() for k, v in identity_embeds.items()},
                   str(stage / EMBEDS_FILE))
         if context_embeds:
