@@ -348,7 +348,11 @@ def test_personalize_bad_numbers_refused_before_loading(tmp_path, capsys, no_mod
                                 dict(embedding_steps=0, lora_steps=0), dict(scale_range=(0.5, float("inf")))])
 def test_config_validate_refuses_non_finite_values(kw):
     from seal_engine.errors import InputError
-    from seal_engine.personalize_config import PersonalizeConfig
+
+    try:  # the config module moves into the personalize package (seal_engine/personalize/config.py)
+        from seal_engine.personalize.config import PersonalizeConfig
+    except ImportError:
+        from seal_engine.personalize_config import PersonalizeConfig
 
     with pytest.raises(InputError):
         PersonalizeConfig(**kw).validate()
