@@ -124,3 +124,28 @@ def test_lock_files_stay_out_of_the_users_folders(tmp_path, isolated_seal_home):
         pass
     assert [p.name for p in tmp_path.iterdir()] == ["seal-home"]  # no lock file, no folder beside the output
     assert list((isolated_seal_home / "locks").glob("output-*.lock"))
+
+
+def test_concept_overwrite_needs_a_concept_folder(tmp_path):
+    """The engine's own rule (not only the CLI's): a concept replaces only a folder with concept.json."""
+    from PIL import Image
+
+    from seal_engine.concept import write_concept
+    from seal_engine.errors import InputError
+
+    torch = pytest.importorskip("torch")
+    target = tmp_path / "c"
+    target.mkdir()
+    (target / "pack.json").write_text("{}")  # SEAL's, but a pack
+    image = Image.new("RGBA", (8, 8))
+    kw = dict(identity_embeds={"<x>": torch.zeros(2, 4)}, context_embeds=None, lora_writer=None, reference=image,
+              mask=image.getchannel("A"), overwrite=True)
+    meta = {"format_version": 1, "tokens": {"identity": {"token": "<x>", "strings": ["<x>"]}},
+            "base_model": {"architecture": "sd15"}}
+    with pytest.raises(InputError, match="not written by SEAL"):
+        write_concept(target, meta, **kw)
+    assert [p.name for p in target.iterdir()] == ["pack.json"]
+    (target / "pack.json").unlink()
+    (target / "concept.json").write_text("{}")
+    write_concept(target, meta, **kw)
+    assert (target / "learned_embeds.safetensors").is_file()
