@@ -155,6 +155,11 @@ def sweep_stale(folder: Path) -> list[Path]:
             continue
         path = Path(entry.path)
         try:
+            if ".old-" in entry.name and entry.is_dir(follow_symlinks=False):
+                # killed between moving the old folder aside and moving the new one in: put the old one back
+                name = entry.name[1:entry.name.rindex(".old-")]
+                if not (folder / name).exists() and (path / name).is_dir():
+                    os.replace(path / name, folder / name)
             if entry.is_dir(follow_symlinks=False):
                 shutil.rmtree(path)
             else:

@@ -149,3 +149,14 @@ def test_concept_overwrite_needs_a_concept_folder(tmp_path):
     (target / "concept.json").write_text("{}")
     write_concept(target, meta, **kw)
     assert (target / "learned_embeds.safetensors").is_file()
+
+
+def test_a_kill_mid_swap_puts_the_old_folder_back(tmp_path):
+    """Killed after the old pack was moved aside and before the new one moved in: the old one returns."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    trash = tmp_path / f".pack.old-{proc.pid}-x"
+    (trash / "pack").mkdir(parents=True)
+    (trash / "pack" / "pack.json").write_text("{}")
+    assert sweep_stale(tmp_path) == [trash]
+    assert (tmp_path / "pack" / "pack.json").is_file() and not trash.exists()
