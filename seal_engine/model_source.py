@@ -187,6 +187,41 @@ def _progress_tqdm(progress: ProgressCallback, cancel: Optional[CancelToken], la
     return _Forward
 
 
+_UNET_PREFIXES = ("model.diffusion_model.", "unet.")
+
+
+def check_checkpoint_file(path: Path) -> None:
+    """Read only the safetensors header (no weights) and refuse, in one sentence, a damaged file or a
+    .safetensors that is not a whole Stable Diffusion checkpoint (a LoRA, embeddings, a VAE...).
+    Without this, diffusers guesses "SD1.x" for any unknown key set and the user is told that an SD1.x
+    checkpoint's configuration files are missing."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="np") as fh:
+            keys = list(fh.keys())
+    except OSError as err:
+        from .fs_errors import translate
+
+        raise translate(err, path, verb="read") from None
+    except Exception:  # SafetensorError: truncated, or not safetensors at all
+        raise ModelError(f"{path.name} is damaged or not a safetensors file (its header cannot be read); "
+                         f"download it again.") from None
+    if any(k.startswith(_UNET_PREFIXES) for k in keys):
+        return
+    lowered = " ".join(keys[:200]).lower()
+    if "lora" in lowered:
+        what = "a LoRA file"
+    elif keys and len(keys) <= 4 and not any("." in k for k in keys):
+        what = "textual-inversion embeddings"
+    elif any(k.startswith(("encoder.", "decoder.", "first_stage_model.")) for k in keys):
+        what = "a VAE"
+    else:
+        what = f"{len(keys)} tensors without U-Net weights"
+    raise ModelError(f"{path.name} is not a Stable Diffusion checkpoint (it holds {what}); pass a full SD1.x, "
+                     f"SD2.x or SDXL checkpoint or a diffusers model folder with --model.")
+
+
 def resolve(
     spec: str | os.PathLike,
     *,
@@ -205,7 +240,9 @@ def resolve(
             raise ModelError(f"{path} is not a diffusers model folder (model_index.json is missing).")
         return ResolvedModel(text, kind, path)
     if kind is SourceKind.SINGLE_FILE:
-        return ResolvedModel(text, kind, Path(text).expanduser().resolve())
+        path = Path(text).expanduser().resolve()
+        check_checkpoint_file(path)
+        return ResolvedModel(text, kind, path)
     if kind is SourceKind.PICKLE_FILE:
         if not allow_pickle:
             raise ModelError(

@@ -9,11 +9,19 @@ values, so that the concept records exactly what ran.
 from __future__ import annotations
 
 import enum
+import math
+import numbers
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Optional
 
 from ..architecture import Architecture
 from ..errors import InputError
+
+
+MAX_STEPS = 100_000
+"""Documented bound on each training phase's step count."""
+MAX_LOSS_WEIGHT = 1e4
+"""Loss weights above this only make training diverge; the cap also rules out inf."""
 
 
 class BaseMethod(str, enum.Enum):
@@ -156,16 +164,31 @@ class PersonalizeConfig:
                              f"merge is identity or identity+context.") from None
 
     # ------------------------------------------------------------------
-    def validate(self) -> None:
-        import math
-
-        self._coerce_enums()
+    def _check_numbers(self) -> None:
+        """Every number is a real, finite number of the right kind: a NaN weight would train a NaN concept
+        and save it as a success."""
         for f in fields(self):
             value = getattr(self, f.name)
-            if isinstance(value, float) and not math.isfinite(value):
-                raise InputError(f"{f.name.replace('_', ' ').capitalize()} must be a finite number, not {value}.")
-        if self.attention_weight is not None and self.attention_weight < 0:
-            raise InputError("The attention loss weight must not be negative.")
+            values = value if isinstance(value, (tuple, list)) else (value,)
+            for v in values:
+                if isinstance(v, numbers.Real) and not isinstance(v, numbers.Integral) and not math.isfinite(v):
+                    raise InputError(f"{f.name.replace('_', ' ').capitalize()} must be a finite number, not {v}.")
+        for name in ("num_vectors", "batch_size", "seed", "augment_bank", "preview_every", "preview_steps",
+                     "embedding_steps", "lora_steps", "lora_rank", "resolution", "attention_resolution",
+                     "image_start_steps", "log_every"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Integral)):
+                raise InputError(f"{name.replace('_', ' ').capitalize()} must be a whole number, not {v!r}.")
+        for name in ("attention_weight", "attention_grad_ratio", "attention_outside_weight", "attention_min_score",
+                     "attention_keep_fraction", "background_weight", "image_start_lr", "embedding_lr", "lora_lr",
+                     "weight_decay", "max_shift"):
+            v = getattr(self, name, 0.0)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Real)):
+                raise InputError(f"{name.replace('_', ' ').capitalize()} must be a number, not {v!r}.")
+
+    def validate(self) -> None:
+        self._coerce_enums()
+        self._check_numbers()
         if not 0 < self.attention_grad_ratio <= 100:
             raise InputError("The attention gradient ratio must be above 0 and at most 100.")
         if not 0 <= self.background_weight <= 100:
@@ -178,20 +201,44 @@ class PersonalizeConfig:
             raise InputError(f"The number of identity vectors must be 1 to 16, not {self.num_vectors}.")
         for name in ("embedding_steps", "lora_steps"):
             value = getattr(self, name)
-            if value is not None and not 0 <= value <= 100_000:
-                raise InputError(f"{name.replace('_', ' ').capitalize()} must be 0 to 100000, not {value}.")
-        if self.batch_size < 1:
-            raise InputError("The batch size must be at least 1.")
-        if self.lora_rank is not None and self.lora_rank < 1:
-            raise InputError("The LoRA rank must be at least 1.")
+            if value is not None and not 0 <= value <= MAX_STEPS:
+                raise InputError(f"{name.replace('_', ' ').capitalize()} must be 0 to {MAX_STEPS}, not {value}.")
+        emb, lora = self.steps()
+        if emb + lora < 1:
+            raise InputError("Training needs at least 1 step; give a positive step count.")
+        if self.attention_weight is not None and not 0 <= self.attention_weight <= MAX_LOSS_WEIGHT:
+            raise InputError(f"The attention loss weight must be 0 to {MAX_LOSS_WEIGHT:g}, not {self.attention_weight}.")
+        if not 0 <= self.attention_outside_weight <= MAX_LOSS_WEIGHT:
+            raise InputError(f"The outside-the-mask attention weight must be 0 to {MAX_LOSS_WEIGHT:g}, "
+                             f"not {self.attention_outside_weight}.")
+        if not 1 <= self.batch_size <= 64:
+            raise InputError(f"The batch size must be 1 to 64, not {self.batch_size}.")
+        if self.lora_rank is not None and not 1 <= self.lora_rank <= 1024:
+            raise InputError(f"The LoRA rank must be 1 to 1024, not {self.lora_rank}.")
         for name in ("embedding_lr", "lora_lr"):
             if getattr(self, name) is not None and not 0 < getattr(self, name) < 1:
                 raise InputError(f"{name.replace('_', ' ')} must be between 0 and 1.")
+        if not 0 <= self.weight_decay <= 1:
+            raise InputError(f"The weight decay must be 0 to 1, not {self.weight_decay}.")
         lo, hi = self.scale_range
         if not 0.1 <= lo <= hi <= 3:
             raise InputError("The augmentation scale range must satisfy 0.1 <= min <= max <= 3.")
+        if not 0 <= self.max_shift <= 0.5:
+            raise InputError(f"The augmentation shift must be 0 to 0.5 of the image side, not {self.max_shift}.")
         if len(self.union_probs) != 3 or min(self.union_probs) < 0 or sum(self.union_probs) <= 0:
             raise InputError("Union sampling needs three non-negative probabilities.")
+        if not 0 <= self.seed < 2**63:
+            raise InputError(f"The seed must be a whole number from 0 to 2^63-1, not {self.seed}.")
+        if not 1 <= self.augment_bank <= 1024:
+            raise InputError(f"The augmentation bank must hold 1 to 1024 views, not {self.augment_bank}.")
+        if self.preview_every < 0:
+            raise InputError("Previews every K steps needs K of 0 (none) or more.")
+        if not 1 <= self.preview_steps <= 1000:
+            raise InputError(f"Preview steps must be 1 to 1000, not {self.preview_steps}.")
+        if self.attention_resolution is not None and not 1 <= self.attention_resolution <= 256:
+            raise InputError(f"The attention map side must be 1 to 256, not {self.attention_resolution}.")
+        if self.resolution is not None and self.resolution > 4096:
+            raise InputError(f"The training resolution must be at most 4096, not {self.resolution}.")
         if self.resolution is not None and (self.resolution < 32 or self.resolution % 8):
             raise InputError(f"The training resolution must be a multiple of 8 of at least 32, not {self.resolution}.")
         if self.class_word is not None and not self.class_word.strip():

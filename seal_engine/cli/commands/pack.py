@@ -60,6 +60,16 @@ def run(args: argparse.Namespace) -> int:
     from ...pack_job import STICKER_CANVAS, PackJob, run_pack_job
     from ...personalize.config import PersonalizeConfig
 
+    from ...errors import InputError
+
+    if args.train_steps is not None and args.train_steps < 1:
+        raise InputError(f"--train-steps must be at least 1, not {args.train_steps}.")
+    if args.steps < 1:
+        raise InputError(f"--steps must be at least 1, not {args.steps}.")
+    from ...fs_errors import refuse_special_file
+
+    refuse_special_file(args.preset, what="The preset")
+    refuse_special_file(args.image, what="The reference image")
     preset = load_preset(args.preset)
     config = PersonalizeConfig(schedule=args.schedule, class_word=args.class_word, seed=args.seed)
     if args.train_steps is not None:

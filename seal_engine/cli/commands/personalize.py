@@ -112,9 +112,10 @@ def resolve_mask(image, mask_path: str | None):
 def run(args: argparse.Namespace) -> int:
     from ...personalize.config import PersonalizeConfig
 
+    from ...atomic import check_replaceable
+
     out = Path(args.out)
-    if out.exists() and not args.overwrite:
-        raise InputError(f"{out} already exists; choose another folder or pass --overwrite.")
+    check_replaceable(out, overwrite=args.overwrite, markers=("concept.json",))  # never a user's own folder
     if args.steps is not None and args.steps < 1:
         raise InputError(f"Steps must be at least 1, not {args.steps}.")
     if args.preview_every < 0:
@@ -150,9 +151,13 @@ def run(args: argparse.Namespace) -> int:
             atomic_save_image(event.preview, preview_dir / f"{event.phase}-{event.step:05d}.png")
         bar(event)
 
+    from ...locks import output_lock
+
     try:
-        model = load_pipeline(args.model, runtime_from_args(args), config=args.config, progress=bar)
-        concept = personalize(model, image, mask, config, out, progress=progress, overwrite=args.overwrite)
+        with output_lock(out, progress=bar):  # a second run on the same folder waits for the first
+            check_replaceable(out, overwrite=args.overwrite, markers=("concept.json",))
+            model = load_pipeline(args.model, runtime_from_args(args), config=args.config, progress=bar)
+            concept = personalize(model, image, mask, config, out, progress=progress, overwrite=args.overwrite)
     finally:
         bar.close()
     meta = concept.meta
