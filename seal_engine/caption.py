@@ -220,7 +220,7 @@ def _coordinate(pair: "ClipPair", vocab: CaptionVocabulary, emb: Any, sweeps: in
         for a in vocab.names:
             candidates = list(vocab.attributes[a])
             text = pair.text_embeds([vocab.prompt({**values, a: v}) for v in candidates])
-            sims = (emb.float() @ text.T).tolist()
+            sims = (text @ emb.float().reshape(-1)).tolist()
             order = sorted(range(len(candidates)), key=lambda i: -sims[i])
             if candidates[order[0]] != values[a]:
                 values[a] = candidates[order[0]]

@@ -128,7 +128,7 @@ class ClipPair:
         import torch
 
         chunks = []
-        with torch.inference_mode():
+        with torch.no_grad():  # not inference_mode: callers use these as loss targets
             for i in range(0, len(images), batch_size):
                 out = self.model.vision_model(pixel_values=self._pixels(images[i:i + batch_size]))
                 chunks.append(_normalise(self.model.visual_projection(out.pooler_output).float()))
@@ -150,7 +150,7 @@ class ClipPair:
 
         missing = [p for p in dict.fromkeys(prompts) if p not in self._text_cache]
         eos = int(self.tokenizer.eos_token_id)
-        with torch.inference_mode():
+        with torch.no_grad():  # not inference_mode: callers use these as loss targets
             for i in range(0, len(missing), batch_size):
                 batch = missing[i:i + batch_size]
                 ids = self.tokenizer(batch, padding=True, truncation=True, return_tensors="pt").input_ids.to(self.device)
@@ -174,6 +174,9 @@ class ClipPair:
         theirs = inner.embeddings.token_embedding.weight
         if theirs.shape[1] != ours.shape[1] or theirs.shape[0] < ours.shape[0]:
             return f"text encoder width/vocabulary {tuple(theirs.shape)} does not match the CLIP pair's {tuple(ours.shape)}"
+        layers, our_layers = len(inner.encoder.layers), len(self.model.text_model.encoder.layers)
+        if layers != our_layers:  # e.g. SD2's text encoder drops OpenCLIP ViT-H's last layer
+            return f"text encoder has {layers} layers, the CLIP pair's text tower {our_layers}"
         with torch.no_grad():
             diff = (theirs[: ours.shape[0]].float().cpu() - ours.float().cpu()).abs().max().item()
             ln = (inner.final_layer_norm.weight.float().cpu() - self.model.text_model.final_layer_norm.weight.float().cpu())
@@ -287,10 +290,10 @@ def find_clip_pair(model_dir_or_id: Any, arch: Any, *, explicit: Optional[os.Pat
 
 
 def _tower_label(tower: Path) -> str:
+    """'toyworld image tower' for the toy world's (its caption vocabulary says so), else the folder."""
     try:
-        info = json.loads((tower / "training.json").read_text(encoding="utf-8"))
-        if info.get("kind") == "toyworld" or "held_out_eval" in info:
+        if json.loads((tower / VOCABULARY_FILE).read_text(encoding="utf-8")).get("name") == "toyworld":
             return "toyworld image tower"
-    except (OSError, ValueError):
+    except (OSError, ValueError, AttributeError):
         pass
     return f"image tower at {tower}"
