@@ -242,11 +242,13 @@ def cached_hub_folder(repo_id: str) -> Optional[Path]:
     """The snapshot folder of `repo_id` in our models cache or the Hugging Face cache; never downloads."""
     from huggingface_hub import constants, snapshot_download
 
-    from .paths import models_cache_dir
+    from .paths import seal_home
 
-    # ours, then huggingface_hub's own (HF_HUB_CACHE / HF_HOME), read at call time
-    caches = [str(models_cache_dir()), str(constants.HF_HUB_CACHE)]
+    # ours, then huggingface_hub's own (HF_HUB_CACHE / HF_HOME), read at call time; a look-up creates nothing
+    caches = [str(seal_home(create=False) / "models"), str(constants.HF_HUB_CACHE)]
     for cache in caches:
+        if not Path(cache).is_dir():
+            continue
         try:
             folder = Path(snapshot_download(repo_id, cache_dir=cache, local_files_only=True))
         except Exception:  # LocalEntryNotFoundError and friends: not cached there
