@@ -82,6 +82,17 @@ def native_size(model: LoadedModel) -> int:
     return int(pipe.unet.config.sample_size) * int(pipe.vae_scale_factor)
 
 
+MAX_BATCH = {"cuda": 16, "mps": 4, "cpu": 4}
+"""Most images per pipeline call when a caller batches variants. A GPU gains the most from wide
+batches and its out-of-memory error is recoverable (the batch is split); on CPU and MPS a batch
+gains little at full size and running out of memory is not always a catchable error."""
+
+
+def batch_size_for(model: LoadedModel, wanted: int) -> int:
+    device = str(model.device).split(":")[0]
+    return max(1, min(wanted, MAX_BATCH.get(device, 1)))
+
+
 def generate(
     model: LoadedModel,
     settings: GenerationSettings,

@@ -276,7 +276,7 @@ def _generate(job, model, concept, identity, out, phases, progress, cancel):
     equals the same seed generated alone and resuming reuses exactly the missing ones.
     Progress counts denoising steps of every image (reused images count as done); an event
     with the item's label follows each item's saved images."""
-    from .generation import GenerationSettings, generate
+    from .generation import GenerationSettings, batch_size_for, generate
 
     phases.start("generate", "Generating stickers")
     class_word = ""  # the identity string already ends with the class word
@@ -316,7 +316,7 @@ def _generate(job, model, concept, identity, out, phases, progress, cancel):
             settings = GenerationSettings(prompt=prompt, negative_prompt=job.negative_prompt, seeds=list(missing),
                                           steps=job.steps, guidance_scale=job.guidance_scale,
                                           width=job.size, height=job.size, scheduler=job.scheduler,
-                                          batch_size=len(missing))
+                                          batch_size=batch_size_for(model, len(missing)))
             for image in generate(model, settings, progress=on_step, cancel=cancel):
                 png, wanted = missing[image.seed]
                 atomic_save_image(image.image, png)

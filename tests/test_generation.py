@@ -181,3 +181,13 @@ def test_pack_generation_runs_each_items_variants_as_one_batch(sd15, tmp_path, m
     _, reused = _generate(job, sd15, concept, "sks cat", job.out_dir, _Phases(events.append, None),
                           events.append, None)
     assert calls == [1] and reused == 5
+
+
+def test_variant_batches_are_capped_per_device(sd15):
+    from dataclasses import replace
+
+    from seal_engine.generation import batch_size_for
+
+    assert batch_size_for(sd15, 3) == 3 and batch_size_for(sd15, 16) == 4  # CPU
+    assert batch_size_for(replace(sd15, device="cuda:0"), 16) == 16
+    assert batch_size_for(replace(sd15, device="xpu"), 5) == 1
