@@ -191,3 +191,18 @@ def test_variant_batches_are_capped_per_device(sd15):
     assert batch_size_for(sd15, 3) == 3 and batch_size_for(sd15, 16) == 4  # CPU
     assert batch_size_for(replace(sd15, device="cuda:0"), 16) == 16
     assert batch_size_for(replace(sd15, device="xpu"), 5) == 1
+
+
+def test_fast_sampling_preset_from_the_cli(tiny_sd15_dir, tmp_path):
+    import json
+
+    from seal_engine.cli import main
+
+    assert main(["generate", "--model", str(tiny_sd15_dir), "--prompt", "a cat", "--sampling", "fast",
+                 "-o", str(tmp_path / "fast")]) == 0
+    record = json.loads((tmp_path / "fast" / "seed-0.json").read_text())
+    assert record["scheduler"] == "unipc" and record["steps"] == 12
+    assert main(["generate", "--model", str(tiny_sd15_dir), "--prompt", "a cat", "--sampling", "fast",
+                 "--steps", "3", "-o", str(tmp_path / "three")]) == 0
+    record = json.loads((tmp_path / "three" / "seed-0.json").read_text())
+    assert record["scheduler"] == "unipc" and record["steps"] == 3
