@@ -339,21 +339,32 @@ def _concept(job, model, reference, mask, config, phases, progress, cancel):
     return concept, False
 
 
+GENERATE_PROGRESS_INTERVAL_S = 0.25
+"""Per-step progress inside a batch is forwarded at most this often (the app redraws a preview per event)."""
+
+
 def _generate(job, model, concept, identity, out, phases, progress, cancel):
-    from .generation import GenerationSettings, generate
+    """All variants of a preset item that still need an image run as ONE batched pipeline call.
+
+    Each variant keeps its own seed and generator (see `generation`), so a batched variant
+    equals the same seed generated alone and resuming reuses exactly the missing ones.
+    Progress counts denoising steps of every image (reused images count as done); an event
+    with the item's label follows each item's saved images."""
+    from .generation import GenerationSettings, batch_size_for, generate
 
     phases.start("generate", "Generating stickers")
     class_word = ""  # the identity string already ends with the class word
     items: list[ItemResult] = []
-    total = len(job.preset.items) * job.variants
+    total = len(job.preset.items) * job.variants * job.steps
     done = reused = 0
+    last_event = 0.0
     for index, spec in enumerate(job.preset.items):
+        if cancel:
+            cancel.raise_if_cancelled()
         prompt = compose_prompt(spec, identity=identity, class_word=class_word)
         folder = f"generated/{index + 1:02d}-{slug(spec.label)}"
-        variants = []
+        variants, missing = [], {}
         for v in range(job.variants):
-            if cancel:
-                cancel.raise_if_cancelled()
             seed = job.seed + 1000 * index + v
             png = out / folder / f"seed-{seed}.png"
             wanted = {"prompt": prompt, "seed": seed, "steps": job.steps, "guidance_scale": job.guidance_scale,
@@ -362,16 +373,30 @@ def _generate(job, model, concept, identity, out, phases, progress, cancel):
             record_path = png.with_suffix(".json")
             if png.is_file() and record_path.is_file() and _same(record_path, wanted):
                 reused += 1
+                done += job.steps
             else:
-                settings = GenerationSettings(prompt=prompt, negative_prompt=job.negative_prompt, seeds=[seed],
-                                              steps=job.steps, guidance_scale=job.guidance_scale,
-                                              width=job.size, height=job.size, scheduler=job.scheduler)
-                image = generate(model, settings, cancel=cancel)[0]
-                atomic_save_image(image.image, png)
-                atomic_write_json(record_path, {**image.record, **wanted, "label": spec.label})
-            done += 1
-            progress(ProgressEvent("generate", done, total, message=spec.label))
+                missing[seed] = (png, wanted)
             variants.append({"file": f"{folder}/{png.name}", "seed": seed, "score": None})
+        if missing:
+            base = done
+
+            def on_step(event: ProgressEvent) -> None:
+                nonlocal last_event
+                now = time.perf_counter()
+                if now - last_event >= GENERATE_PROGRESS_INTERVAL_S and event.step < event.total:
+                    last_event = now
+                    progress(ProgressEvent("generate", base + event.step, total))
+
+            settings = GenerationSettings(prompt=prompt, negative_prompt=job.negative_prompt, seeds=list(missing),
+                                          steps=job.steps, guidance_scale=job.guidance_scale,
+                                          width=job.size, height=job.size, scheduler=job.scheduler,
+                                          batch_size=batch_size_for(model, len(missing)))
+            for image in generate(model, settings, progress=on_step, cancel=cancel):
+                png, wanted = missing[image.seed]
+                atomic_save_image(image.image, png)
+                atomic_write_json(png.with_suffix(".json"), {**image.record, **wanted, "label": spec.label})
+            done += len(missing) * job.steps
+        progress(ProgressEvent("generate", done, total, message=spec.label))
         items.append(ItemResult(index, spec, prompt, variants))
     return items, reused
 
