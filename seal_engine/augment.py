@@ -73,7 +73,7 @@ def make_views(reference: Image.Image, mask: Image.Image, size: int, config: Any
     opaque = Image.new("L", rgba.size, 255)
     base_valid = fit_square(opaque, size, 255 if transparent else 0)
 
-    count = max(1, int(config.augment_bank)) if config.augment else 1
+    count = max(1, int(config.augment_bank)) if config.augment is not False else 1
     views: list[View] = []
     for i in range(count):
         scale, dx, dy, flip = 1.0, 0, 0, False

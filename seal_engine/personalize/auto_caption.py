@@ -35,6 +35,7 @@ class AutoCaption(Component):
         caption = caption_reference(pair, t.reference, t.mask)
         t.template = caption.template
         t.background_words = caption.background_words
+        t.caption_names_framing = any(k in caption.values for k in ("camera", "scale", "position"))
         self.info = {"caption": caption.text(), **caption.record()}
         t.report(f"Caption: {caption.text()}")
 

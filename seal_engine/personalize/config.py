@@ -135,7 +135,10 @@ class PersonalizeConfig:
     gradient_checkpointing: bool = False
     seed: int = 0
     # augmentation (one reference image)
-    augment: bool = True
+    # None: on, unless the automatic caption names the framing. Both keep the reference's size and
+    # position out of the identity tokens; the caption does it without views the model never saw
+    # (toy world, fast schedule: identity 0/3 references with both, see docs/personalization.md).
+    augment: Optional[bool] = None
     scale_range: tuple[float, float] = (0.65, 1.15)
     max_shift: float = 0.12  # fraction of the image side
     flip: bool = False  # characters are often asymmetric

@@ -20,6 +20,7 @@ LoRA adapter and hooks are removed.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import math
 import re
@@ -164,6 +165,7 @@ class Trainer:
         self.context_token: Optional[str] = None
         self.template: Optional[str] = cfg.prompt_template
         self.background_words: str = cfg.background_words
+        self.caption_names_framing = False
         self.lora_preset: Optional[str] = None
         self.lora_patterns: Optional[list[str]] = None
         self.maps = MapCapture()
@@ -310,14 +312,22 @@ class Trainer:
         for module in self._modules():
             module.requires_grad_(False)
         self.noise_scheduler = DDPMScheduler.from_config(pipe.scheduler.config)
-        self.bank = encode_bank(pipe, reference, mask, self.size, cfg, self.np_rng, self.device, self.cancel)
+        for comp in self.components:
+            comp.configure(self)
+        _check_cancel(self.cancel)
+        if cfg.augment is not None:
+            self.augment, self.augment_why = cfg.augment, "set"
+        elif self.caption_names_framing:
+            self.augment, self.augment_why = False, "off: the caption names the framing"
+        else:
+            self.augment, self.augment_why = True, "on: nothing else keeps the framing out of the tokens"
+        views_cfg = dataclasses.replace(cfg, augment=self.augment)
+        self.bank = encode_bank(pipe, reference, mask, self.size, views_cfg, self.np_rng, self.device, self.cancel)
         self.latent_side = int(self.bank.mean.shape[-1])
         if self.xl:
             s = self.size
             self.time_ids = torch.tensor([[s, s, 0, 0, s, s]], device=self.device, dtype=self.dtype)
         _check_cancel(self.cancel)
-        for comp in self.components:
-            comp.configure(self)
         self.progress(ProgressEvent("prepare", 1, 3, message="Adding the identity tokens"))
         self._add_tokens()
         self._build_tables()
@@ -726,7 +736,8 @@ class Trainer:
                       "preset": self.lora_preset or "all", "patterns": self.lora_patterns,
                       "target_modules": self.lora_targets, **self.lora_counts}
                      if self.adapter else None),
-            "augmentation": {"views": self.n_views, "scales": [round(s, 3) for s in self.bank.scales]},
+            "augmentation": {"on": self.augment, "why": self.augment_why, "views": self.n_views,
+                             "scales": [round(s, 3) for s in self.bank.scales]},
         }
 
 

@@ -129,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
         layer_restriction=not args.no_layer_restriction, layer_preset=args.layers,
         layer_patterns=args.layer_pattern, lora_rank=args.lora_rank, resolution=args.resolution,
         batch_size=args.batch, flip=args.flip, random_backgrounds=args.random_backgrounds,
-        augment=not args.no_augment, gradient_checkpointing=args.gradient_checkpointing,
+        augment=False if args.no_augment else None, gradient_checkpointing=args.gradient_checkpointing,
         preview_every=args.preview_every,
     )
     if args.steps is not None:
