@@ -296,7 +296,7 @@ def _generate(job, model, concept, identity, out, phases, progress, cancel):
                 atomic_save_image(image.image, png)
                 atomic_write_json(record_path, {**image.record, **wanted, "label": spec.label})
             done += 1
-            progress(ProgressEvent("generate", done, total, message=spec.label))
+            progress(ProgressEvent("generate", done, total, message=spec.label, path=png))
             variants.append({"file": f"{folder}/{png.name}", "seed": seed, "score": None})
         items.append(ItemResult(index, spec, prompt, variants))
     return items, reused

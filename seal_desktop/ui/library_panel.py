@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (QHBoxLayout, QInputDialog, QLabel, QLineEdit, QListView, QListWidget,
                                QListWidgetItem, QMessageBox, QPushButton, QVBoxLayout, QWidget)
 
@@ -16,6 +17,7 @@ THUMB = 96
 class LibraryPanel(QWidget):
     characterSelected = Signal(object)  # Character or None
     addRequested = Signal()
+    deleteRequested = Signal(int)  # character id, after the user confirmed
 
     def __init__(self, controller: Any, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
@@ -35,7 +37,10 @@ class LibraryPanel(QWidget):
         self.grid.setMovement(QListView.Movement.Static)
         self.grid.setWordWrap(True)
         self.grid.setUniformItemSizes(True)
-        self.grid.currentItemChanged.connect(self._selected)
+        self.grid.currentItemChanged.connect(self._changed)
+        self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        self._shown_id: Optional[int] = None
+        self.confirm_leave = lambda: True  # the window asks about unsaved edits of the shown character
         self.empty = QLabel("Drop reference images here\nor click Add…")
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty.setObjectName("Hint")
@@ -59,6 +64,13 @@ class LibraryPanel(QWidget):
         layout.addWidget(self.empty)
         layout.addLayout(buttons)
         self.confirm_delete = self._ask_delete  # replaced in tests
+        for key, slot in ((QKeySequence.StandardKey.Delete, self.delete_current), (QKeySequence("F2"),
+                                                                                    self.rename_current)):
+            shortcut = QShortcut(key, self.grid)
+            shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
+            shortcut.activated.connect(slot)
+        self.rename_btn.setToolTip("Rename the selected character (F2)")
+        self.del_btn.setToolTip("Delete the selected character (Del); its files go to the trash, Undo brings it back")
         self.refresh()
 
     def current_id(self) -> Optional[int]:
@@ -88,8 +100,23 @@ class LibraryPanel(QWidget):
         for b in (self.rename_btn, self.dup_btn, self.del_btn):
             b.setEnabled(has)
 
+    def current_character(self) -> Any:
+        cid = self.current_id()
+        return self.store.get(cid) if cid is not None else None
+
+    def _changed(self, current: Any = None, previous: Any = None) -> None:
+        """The user picked another character: ask about unsaved edits first, go back on Cancel."""
+        cid = self.current_id()
+        if cid != self._shown_id and self._shown_id is not None and not self.confirm_leave():
+            self.grid.blockSignals(True)
+            self.grid.setCurrentItem(previous)
+            self.grid.blockSignals(False)
+            return
+        self._selected()
+
     def _selected(self, *_: Any) -> None:
         cid = self.current_id()
+        self._shown_id = cid
         self.characterSelected.emit(self.store.get(cid) if cid is not None else None)
 
     def rename_current(self) -> None:
@@ -111,7 +138,8 @@ class LibraryPanel(QWidget):
     def _ask_delete(self, name: str) -> bool:
         answer = QMessageBox.question(self, "Delete character",
                                       f"Delete '{name}', its reference, mask and learned concepts?\n"
-                                      "Jobs and their stickers are kept.",
+                                      "Its files go to the trash (Edit ▸ Undo brings them back); "
+                                      "jobs and their stickers are kept.",
                                       QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
                                       QMessageBox.StandardButton.No)
         return answer == QMessageBox.StandardButton.Yes
@@ -122,5 +150,5 @@ class LibraryPanel(QWidget):
             return
         c = self.store.get(cid)
         if c and self.confirm_delete(c.name):
-            self.store.delete(cid)
+            self.deleteRequested.emit(cid)  # the window moves the files to the trash (undo)
             self.refresh()

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLab
 from seal_engine.attributes import ATTRIBUTE_LABELS, ATTRIBUTES, Preset, StickerSpec, compose_prompt
 from seal_engine.errors import SealError
 
-from .errors import show_error
+from .errors import ask_unsaved, show_error
 
 COLUMNS = ("label", "emoji") + ATTRIBUTES
 
@@ -28,6 +28,7 @@ class PresetsTab(QWidget):
         self.class_word = "character"
         self.preset: Optional[Preset] = None
         self.dirty = False
+        self.ask_unsaved = lambda what: ask_unsaved(self.window(), what)  # replaced in tests
 
         self.list = QListWidget()
         self.list.currentItemChanged.connect(self._selected)
@@ -120,9 +121,27 @@ class PresetsTab(QWidget):
         self.list.blockSignals(False)
         self.list.setCurrentItem(chosen or (self.list.item(0) if self.list.count() else None))
 
-    def _selected(self, *_: Any) -> None:
+    def maybe_keep_edits(self) -> bool:
+        """Before another preset is shown: True to go on (edits saved or dropped), False to stay."""
+        if not self.dirty or self.preset is None or self.preset.builtin:
+            return True
+        answer = self.ask_unsaved(f"Preset '{self.preset.name}'")
+        if answer == "save":
+            return self.save(reselect=False)
+        if answer == "discard":
+            self.dirty = False
+            return True
+        return False
+
+    def _selected(self, current: Any = None, previous: Any = None) -> None:
         item = self.list.currentItem()
-        self.load(self.store.get(item.data(Qt.ItemDataRole.UserRole)) if item else None)
+        name = item.data(Qt.ItemDataRole.UserRole) if item else None
+        if self.preset is not None and name != self.preset.name and not self.maybe_keep_edits():
+            self.list.blockSignals(True)
+            self.list.setCurrentItem(previous)
+            self.list.blockSignals(False)
+            return
+        self.load(self.store.get(name) if item else None)
 
     def load(self, preset: Optional[Preset]) -> None:
         self.preset = preset
@@ -220,7 +239,7 @@ class PresetsTab(QWidget):
         self.dirty = True
 
     # ---- preset files ---------------------------------------------------------------
-    def save(self) -> bool:
+    def save(self, reselect: bool = True) -> bool:
         if self.preset is None or self.preset.builtin:
             return False
         try:
@@ -230,7 +249,12 @@ class PresetsTab(QWidget):
             show_error(self.window(), "Cannot save the preset", str(err), kind=err.kind.value)
             return False
         self.dirty = False
-        self.refresh(edited.name)
+        if reselect:
+            self.refresh(edited.name)
+        else:  # switching away: the list shows another one next; its labels are redrawn after
+            from PySide6.QtCore import QTimer
+
+            QTimer.singleShot(0, self.refresh)
         self.presetsChanged.emit()
         return True
 
