@@ -429,6 +429,8 @@ class QueueController(QObject):
         if isinstance(info, ea.StickerOutcome):
             self.ctx.jobs.replace_result(result_id, seed=info.seed, raw_path=info.raw_path,
                                          finished_path=info.finished_path)
+            self._push_undo(UndoEntry(f"Regenerate sticker {info.label or result_id}",
+                                      lambda: self.revert_regenerate(result_id) and None))
             self.resultsChanged.emit(job_id)
         elif not self._closing:
             self.errorRaised.emit("Regenerating the sticker failed", info)
