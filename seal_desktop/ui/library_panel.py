@@ -6,7 +6,7 @@ from typing import Any, Optional
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (QHBoxLayout, QInputDialog, QLabel, QLineEdit, QListView, QListWidget,
+from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QInputDialog, QLabel, QLineEdit, QListView, QListWidget,
                                QListWidgetItem, QMessageBox, QPushButton, QVBoxLayout, QWidget)
 
 from . import thumbs
@@ -54,9 +54,9 @@ class LibraryPanel(QWidget):
         self.del_btn = QPushButton("Delete")
         self.del_btn.setObjectName("Danger")
         self.del_btn.clicked.connect(self.delete_current)
-        buttons = QHBoxLayout()
-        for b in (add, self.rename_btn, self.dup_btn, self.del_btn):
-            buttons.addWidget(b)
+        buttons = QGridLayout()
+        for i, b in enumerate((add, self.rename_btn, self.dup_btn, self.del_btn)):
+            buttons.addWidget(b, i // 2, i % 2)
         layout = QVBoxLayout(self)
         layout.addWidget(title)
         layout.addWidget(self.search)
