@@ -81,7 +81,7 @@ class LibraryPanel(QWidget):
         keep = select_id if isinstance(select_id, int) else self.current_id()
         self.grid.blockSignals(True)
         self.grid.clear()
-        chosen = None
+        chosen = shown = None
         for c in self.store.all(self.search.text()):
             item = QListWidgetItem(thumbs.icon(c.reference, THUMB), c.name)
             item.setData(Qt.ItemDataRole.UserRole, c.id)
@@ -90,10 +90,14 @@ class LibraryPanel(QWidget):
             self.grid.addItem(item)
             if c.id == keep:
                 chosen = item
+            if c.id == self._shown_id:
+                shown = item
         self.grid.blockSignals(False)
         self.empty.setVisible(self.grid.count() == 0)
         if chosen is None and self.grid.count():
             chosen = self.grid.item(0)
+        if shown is not None and chosen is not shown and not self.confirm_leave():
+            chosen = shown  # e.g. a character was added while this one has unsaved edits: stay on it
         self.grid.setCurrentItem(chosen)
         self._selected()
         has = chosen is not None
@@ -107,12 +111,20 @@ class LibraryPanel(QWidget):
     def _changed(self, current: Any = None, previous: Any = None) -> None:
         """The user picked another character: ask about unsaved edits first, go back on Cancel."""
         cid = self.current_id()
-        if cid != self._shown_id and self._shown_id is not None and not self.confirm_leave():
-            self.grid.blockSignals(True)
-            self.grid.setCurrentItem(previous)
-            self.grid.blockSignals(False)
-            return
+        if cid != self._shown_id and self._shown_id is not None:
+            shown = self._shown_id
+            if not self.confirm_leave():
+                self._select_id(shown)
+                return
+            self._select_id(cid)  # saving may have refreshed the list (and re-selected the saved one)
         self._selected()
+
+    def _select_id(self, cid: Optional[int]) -> None:
+        self.grid.blockSignals(True)
+        for i in range(self.grid.count()):
+            if self.grid.item(i).data(Qt.ItemDataRole.UserRole) == cid:
+                self.grid.setCurrentRow(i)
+        self.grid.blockSignals(False)
 
     def _selected(self, *_: Any) -> None:
         cid = self.current_id()
