@@ -476,7 +476,9 @@ class ErrorInfo:
 def describe_error(err: BaseException) -> ErrorInfo:
     """Typed engine errors keep their one sentence; anything else is a bug with a traceback."""
     if isinstance(err, SealError):
-        return ErrorInfo(err.kind.value, str(err), "")
+        from .wording import in_app_words
+
+        return ErrorInfo(err.kind.value, in_app_words(str(err)), "")
     name = type(err).__name__
     if name == "OutOfMemoryError" or "out of memory" in str(err).lower():
         from seal_engine.loading import OOM_ADVICE

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Optional
 
-from PySide6.QtCore import QMimeData, QSize, Qt, QUrl, Signal
+from PySide6.QtCore import QMimeData, QSize, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QIcon, QImage, QKeySequence, QPainter, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QApplication, QComboBox, QDialog, QDialogButtonBox, QGridLayout,
                                QHBoxLayout, QLabel, QListView, QListWidget, QListWidgetItem, QPushButton,
@@ -138,6 +138,13 @@ class ResultsView(QWidget):
         self.jobs = controller.ctx.jobs
         self.job_id: Optional[int] = None
         self._items: dict[int, tuple[QListWidgetItem, tuple]] = {}
+        # a burst of streamed stickers refreshes the gallery once, and thumbnails are decoded one per
+        # event-loop pass, so the window never freezes while a job fills it
+        self._refresh_timer = QTimer(self, singleShot=True, interval=120)
+        self._refresh_timer.timeout.connect(self.refresh)
+        self._thumb_queue: list[tuple[int, QListWidgetItem, Path, bool]] = []
+        self._thumb_timer = QTimer(self, singleShot=False, interval=0)
+        self._thumb_timer.timeout.connect(self._next_thumb)
         self.job_combo = QComboBox()
         self.job_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.job_combo.setMinimumContentsLength(18)
@@ -245,6 +252,7 @@ class ResultsView(QWidget):
         if job_id != self.job_id:
             self.grid.clear()
             self._items.clear()
+            self._thumb_queue.clear()
         self.job_id = job_id
         job = self.jobs.get(self.job_id) if self.job_id is not None else None
         if job is not None:
@@ -256,8 +264,25 @@ class ResultsView(QWidget):
         self.refresh()
 
     def _results_changed(self, job_id: int) -> None:
-        if job_id == self.job_id:
+        if job_id == self.job_id and not self._refresh_timer.isActive():
+            self._refresh_timer.start()
+
+    def _next_thumb(self) -> None:
+        if not self._thumb_queue:
+            self._thumb_timer.stop()
+            return
+        rid, item, path, kept = self._thumb_queue.pop(0)
+        if self._items.get(rid, (None,))[0] is item:
+            pix = thumbs.thumbnail(path, SIDE)
+            item.setIcon(QIcon(pix if kept else dimmed(pix)))
+
+    def flush(self) -> None:
+        """Draw everything pending now (tests, screenshots)."""
+        if self._refresh_timer.isActive():
+            self._refresh_timer.stop()
             self.refresh()
+        while self._thumb_queue:
+            self._next_thumb()
 
     def _path_of(self, item: QListWidgetItem) -> Optional[Path]:
         r = self.jobs.result(item.data(Qt.ItemDataRole.UserRole))
@@ -283,8 +308,11 @@ class ResultsView(QWidget):
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsDragEnabled)
                 self.grid.insertItem(position, item)
             if key != old_key:
-                pix = thumbs.thumbnail(r.finished_path, SIDE)
-                item.setIcon(QIcon(pix if r.kept else dimmed(pix)))
+                if old_key is None:
+                    item.setIcon(QIcon(thumbs.placeholder(SIDE)))
+                self._thumb_queue.append((r.id, item, r.finished_path, r.kept))
+                if not self._thumb_timer.isActive():
+                    self._thumb_timer.start()
                 item.setText(f"{r.emoji} {r.label} · v{r.variant + 1}" + ("" if r.kept else " (not kept)"))
                 item.setCheckState(Qt.CheckState.Checked if r.kept else Qt.CheckState.Unchecked)
                 item.setForeground(self.palette().text() if r.kept else self.palette().placeholderText())

@@ -102,6 +102,9 @@ class SettingsDialog(QDialog):
         self.schedule.addItems(SCHEDULES)
         self.schedule.setCurrentText(s.schedule)
         self.author = QLineEdit(s.author)
+        self.size = QSpinBox(minimum=0, maximum=2048, singleStep=64, value=s.size, suffix=" px")
+        self.size.setSpecialValueText("the model's native size")
+        self.size.setToolTip("Side of the generated images. Smaller uses less GPU memory; 0 = the model's own size.")
         gen_form = QFormLayout()
         gen_form.addRow("SAM checkpoint", sam_row)
         gen_form.addRow("Output folder", out_row)
@@ -109,6 +112,7 @@ class SettingsDialog(QDialog):
         gen_form.addRow("Variants per sticker", self.variants)
         gen_form.addRow("First seed", self.seed)
         gen_form.addRow("Learning schedule", self.schedule)
+        gen_form.addRow("Image size", self.size)
         gen_form.addRow("Pack author", self.author)
         gen_box = QGroupBox("Generation and output")
         gen_box.setLayout(gen_form)
@@ -155,6 +159,7 @@ class SettingsDialog(QDialog):
                       sam_checkpoint=self.sam.text().strip(), output_dir=self.output.text().strip(),
                       steps=self.steps.value(), variants=self.variants.value(), seed=self.seed.value(),
                       schedule=self.schedule.currentText(), author=self.author.text().strip(),
+                      size=self.size.value(),
                       **{k: b.isChecked() for k, b in self.low.items()})
         return dataclasses.replace(self.controller.ctx.settings, **values)
 
