@@ -87,6 +87,8 @@ class JobWorker(QThread):
 
         def sink(event: ProgressEvent) -> None:
             fraction, eta = overall.update(event)
+            if event.eta_s is not None and event.total > 0:  # the whole job never ends before this phase does
+                eta = max(eta or 0.0, event.eta_s)
             now = time.monotonic()
             if event.preview is None and event.phase == last["phase"] and now - last["t"] < PROGRESS_INTERVAL_S \
                     and event.step < event.total:

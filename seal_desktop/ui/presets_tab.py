@@ -31,6 +31,7 @@ class PresetsTab(QWidget):
         self.ask_unsaved = lambda what: ask_unsaved(self.window(), what)  # replaced in tests
 
         self.list = QListWidget()
+        self.list.setMinimumWidth(150)
         self.list.currentItemChanged.connect(self._selected)
         new = QPushButton("New")
         new.clicked.connect(self.new_preset)
@@ -112,7 +113,7 @@ class PresetsTab(QWidget):
         right.addWidget(self.preview)
         layout = QHBoxLayout(self)
         layout.addLayout(left, 1)
-        layout.addLayout(right, 4)
+        layout.addLayout(right, 3)
         self.refresh()
 
     # ---- list --------------------------------------------------------------------
