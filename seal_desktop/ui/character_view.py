@@ -9,8 +9,8 @@ from typing import Any, Optional
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout,
-                               QLabel, QLineEdit, QPlainTextEdit, QPushButton, QSizePolicy, QSpinBox, QTreeWidget,
-                               QTreeWidgetItem, QVBoxLayout, QWidget)
+                               QHeaderView, QLabel, QLineEdit, QPlainTextEdit, QPushButton, QSizePolicy, QSpinBox,
+                               QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from seal_engine.errors import SealError
 
@@ -107,6 +107,7 @@ class CharacterView(QWidget):
         self.concepts = QTreeWidget()
         self.concepts.setHeaderLabels(["Learned", "Base model", "How"])
         self.concepts.setRootIsDecorated(False)
+        self.concepts.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.concepts.setMaximumHeight(110)
         concept_box = QGroupBox("Learned concepts")
         QVBoxLayout(concept_box).addWidget(self.concepts)

@@ -264,8 +264,18 @@ class ResultsView(QWidget):
         self.refresh()
 
     def _results_changed(self, job_id: int) -> None:
-        if job_id == self.job_id and not self._refresh_timer.isActive():
+        if job_id != self.job_id:
+            return
+        if not self.isVisible():  # another tab is open: redraw when this one is shown, not on every sticker
+            self._stale = True
+        elif not self._refresh_timer.isActive():
             self._refresh_timer.start()
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)
+        if getattr(self, "_stale", False):
+            self._stale = False
+            self.refresh()
 
     def _next_thumb(self) -> None:
         if not self._thumb_queue:
