@@ -114,9 +114,12 @@ class QueuePanel(QWidget):
     def _update_pause(self) -> None:
         paused = self.controller.paused
         self.pause_btn.setText("Resume queue" if paused else "Pause queue")
-        self.pause_btn.setObjectName("Primary" if paused else "")
-        self.pause_btn.style().unpolish(self.pause_btn)
-        self.pause_btn.style().polish(self.pause_btn)
+        name = "Primary" if paused else ""
+        if self.pause_btn.objectName() != name:
+            self.pause_btn.setObjectName(name)
+            if self.pause_btn.isVisible():  # restyle (costly with a style sheet: not before it is shown)
+                self.pause_btn.style().unpolish(self.pause_btn)
+                self.pause_btn.style().polish(self.pause_btn)
 
     def current_id(self) -> Optional[int]:
         item = self.list.currentItem()
