@@ -76,3 +76,29 @@ def test_window_geometry_and_last_preset_are_remembered(make_window):
     second = make_window(start_queue=False)
     assert second.size() == size and second.tabs.currentIndex() == 1
     assert second.character.preset.currentData() == chosen
+
+
+def test_pause_holds_new_jobs_and_resume_starts_them(make_window, qtbot, tmp_path):
+    window = make_window()
+    q = window.controller
+    c = window.add_files([DATA / "seal-transparent.png"])[0]
+    window.queue.pause_btn.click()
+    assert q.paused and window.queue.pause_btn.text() == "Resume queue"
+    job = q.enqueue(c, PRESET, model=str(tmp_path / "missing-model"))
+    assert q.current_job is None and window.ctx.jobs.get(job.id).status is JobStatus.PENDING
+    assert "paused" in window.queue.list.item(0).text()
+    with qtbot.waitSignal(q.jobFinished, timeout=60000) as done:
+        window.queue.pause_btn.click()  # Resume queue
+    assert done.args[0] == job.id and not q.paused
+
+
+def test_a_started_job_says_it_is_loading_the_model(make_window):
+    window = make_window(start_queue=False)
+    c = window.add_files([DATA / "seal-transparent.png"])[0]
+    job = window.controller.enqueue(c, PRESET, model="org/model")
+    window.ctx.jobs.mark_running(job.id, window.ctx.settings.output_root() / "job-x")  # no event yet
+    window.queue.refresh()
+    assert "loading the model" in window.queue.phase.text()
+    assert window.queue.bar.maximum() == 0  # a busy bar, not "0%"
+    assert "starting" in window.queue.list.item(0).text()
+    window.ctx.jobs.finish(job.id, JobStatus.CANCELLED)
