@@ -34,6 +34,11 @@ def test_minimum_size_fits_a_laptop_with_a_long_loss_line(make_window, qtbot):
     window.resize(1200, 700)  # and it shrinks back
     qtbot.wait(50)
     assert window.width() <= 1200
+    for dialog in (window.open_settings(), window.open_export(job.id)):
+        hint = dialog.minimumSizeHint()
+        assert hint.width() <= 1366 and hint.height() <= 700, (type(dialog).__name__, hint)
+        assert dialog.height() <= 700
+        dialog.close()
 
 
 def test_first_character_is_shown_after_a_restart(make_window):
