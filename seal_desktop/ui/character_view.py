@@ -107,7 +107,9 @@ class CharacterView(QWidget):
         self.concepts = QTreeWidget()
         self.concepts.setHeaderLabels(["Learned", "Base model", "How"])
         self.concepts.setRootIsDecorated(False)
-        self.concepts.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        for col in (0, 1):
+            self.concepts.header().setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        self.concepts.header().setStretchLastSection(True)
         self.concepts.setMaximumHeight(110)
         concept_box = QGroupBox("Learned concepts")
         QVBoxLayout(concept_box).addWidget(self.concepts)
