@@ -137,6 +137,15 @@ class SettingsDialog(QDialog):
         layout.addWidget(scroll, 1)
         layout.addWidget(self.problems)
         layout.addWidget(buttons)
+        from PySide6.QtGui import QGuiApplication
+
+        screen = QGuiApplication.primaryScreen()
+        area = screen.availableGeometry() if screen is not None else None
+        width = body.sizeHint().width() + scroll.verticalScrollBar().sizeHint().width() + 30
+        height = body.sizeHint().height() + 110
+        if area is not None:
+            width, height = min(width, int(area.width() * 0.95)), min(height, int(area.height() * 0.9))
+        self.resize(max(620, width), height)
         self.source.currentIndexChanged.connect(self._source_changed)
         self._source_changed()
 
