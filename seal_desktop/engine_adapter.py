@@ -168,7 +168,8 @@ class _PreviewingProgress:
                 clock = self.clocks[event.phase] = EtaClock(event.total)
             event.eta_s = clock.eta(event.step)
         if event.phase == "generate" and event.step > 0 and event.preview is None:
-            event.preview = self._newest(event.path)
+            paths = event_paths(event)
+            event.preview = self._newest(paths[-1] if paths else None)
         self.progress(event)
 
     def _newest(self, path: Optional[Path] = None) -> Any:
@@ -238,9 +239,26 @@ class OverallProgress:
         return elapsed / gained * (1.0 - self.fraction)
 
 
-def variant_of(done: int, variants: int) -> tuple[int, int]:
-    """The (item index, variant) of the `done`-th generated image (run_pack_job's order)."""
-    return (done - 1) // variants, (done - 1) % variants
+def variant_of_file(raw: Path, first_seed: int) -> Optional[tuple[int, int]]:
+    """(item index, variant) of a generated image from its path, as run_pack_job names it:
+    `generated/NN-label/seed-S.png` with S = first seed + 1000 * index + variant."""
+    import re
+
+    folder = re.match(r"(\d+)-", raw.parent.name)
+    seed = re.fullmatch(r"seed-(\d+)", raw.stem)
+    if folder is None or seed is None:
+        return None
+    index = int(folder.group(1)) - 1
+    variant = int(seed.group(1)) - first_seed - 1000 * index
+    return (index, variant) if index >= 0 and 0 <= variant < 1000 else None
+
+
+def event_paths(event: ProgressEvent) -> list[Path]:
+    """The file(s) a progress event reports (one path, or the images of a whole preset item)."""
+    path = getattr(event, "path", None)
+    if path is None:
+        return []
+    return [Path(p) for p in path] if isinstance(path, (list, tuple)) else [Path(path)]
 
 
 def variant_sticker_path(out_dir: Path, item_index: int, label: str, variant: int) -> Path:
@@ -250,7 +268,7 @@ def variant_sticker_path(out_dir: Path, item_index: int, label: str, variant: in
 
 
 class _Streaming:
-    """Finishes each image as soon as run_pack_job reports it (its generate events carry the file), so
+    """Finishes each image as soon as run_pack_job reports it (its generate events carry the files), so
     stickers reach the gallery while the job runs and a cancelled job keeps the ones it made."""
 
     def __init__(self, spec: "JobSpec", progress: ProgressCallback, on_sticker: Callable[["StickerOutcome"], None],
@@ -260,16 +278,18 @@ class _Streaming:
 
     def __call__(self, event: ProgressEvent) -> None:
         self.progress(event)
-        if event.phase == "generate" and event.path is not None and event.step > 0:
-            self._finish(Path(event.path), event.step)
+        if event.phase == "generate":
+            for raw in event_paths(event):
+                self._finish(raw)
 
-    def _finish(self, raw: Path, done: int) -> None:
+    def _finish(self, raw: Path) -> None:
         import json
 
-        index, v = variant_of(done, max(1, self.spec.variants))
+        where = variant_of_file(raw, self.spec.seed)
         items = self.spec.preset.get("items", [])
-        if index >= len(items) or not raw.is_file():
+        if where is None or where[0] >= len(items) or where in self.finished or not raw.is_file():
             return
+        index, v = where
         item = items[index]
         try:
             record = json.loads(raw.with_suffix(".json").read_text(encoding="utf-8"))
