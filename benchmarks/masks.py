@@ -1,7 +1,12 @@
-"""Mask quality per background kind and mask+finish speed, printed as markdown tables.
+"""Mask quality per background kind, subjects touching the border, and mask+finish speed.
 
-Run: python benchmarks/masks.py [--limit N]
+Run: python benchmarks/masks.py [--limit N] [--toy N]
 Reads ../shared/fixtures/stickers (or tests/data/stickers when absent).
+"Touching the border" renders toy-world close-ups and tight crops of them (ground truth by
+difference matting, `render_with_mask`; full-body toys as a control) and crops every fixture
+so its subject runs off one or two edges.
+An inverted mask overlaps the background more than the subject; a flooded one covers
+more than 90% of the image (and clearly more than the subject does).
 Speed compares, side by side in one run, our numpy path with a Pillow-only
 reference (ImageDraw.floodfill from the corners + MaxFilter outline), on 512x512.
 """
@@ -10,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
 import time
 from pathlib import Path
@@ -22,6 +28,8 @@ sys.path.insert(0, str(ROOT))
 
 from seal_engine.finishing import FinishSettings, finish_sticker  # noqa: E402
 from seal_engine.masks import compute_mask  # noqa: E402
+from seal_engine.toyworld.attributes import random_sticker  # noqa: E402
+from seal_engine.toyworld.render import render_with_mask  # noqa: E402
 
 KINDS = ["transparent", "white", "solid", "gradient", "scene"]
 
@@ -57,6 +65,88 @@ def quality(root: Path, limit: int | None) -> None:
         f, a = rows[k]["fallback"], rows[k]["auto"]
         if f:
             print(f"| {k} | {len(f)} | {np.mean(f):.3f} | {min(f):.3f} | {np.mean(a):.3f} | {min(a):.3f} | {targets[k]} |")
+    print()
+
+
+#: crop name -> edges the subject is cut at (a quarter of its extent runs off each)
+CROPS = {"left": ("left",), "bottom": ("bottom",), "top+right": ("top", "right"), "bottom+left": ("bottom", "left")}
+
+
+def crop_through_subject(im: Image.Image, gt: np.ndarray, edges: tuple[str, ...], cut: float = 0.25):
+    """Image and mask cropped so the subject runs `cut` of its extent past each named edge."""
+    ys, xs = np.nonzero(gt)
+    x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
+    box = [0, 0, im.width, im.height]
+    if "left" in edges:
+        box[0] = int(x0 + cut * (x1 - x0))
+    if "right" in edges:
+        box[2] = int(x1 - cut * (x1 - x0))
+    if "top" in edges:
+        box[1] = int(y0 + cut * (y1 - y0))
+    if "bottom" in edges:
+        box[3] = int(y1 - cut * (y1 - y0))
+    return im.crop(tuple(box)), gt[box[1]:box[3], box[0]:box[2]]
+
+
+def toy_closeups(n: int, seed: int = 0, scale: str = "closeup"):
+    """(name, image, mask) of n toy-world stickers at `scale`, every other factor random."""
+    rng = random.Random(seed)
+    for i in range(n):
+        s = random_sticker(rng, allow_held_out=True, scale=scale)
+        rgb, gt = render_with_mask(s, random.Random(seed * 1000 + i))
+        yield f"toy {s.position} {s.background}", Image.fromarray(rgb).convert("RGBA"), gt
+
+
+def toy_tight_crops(n: int, seed: int = 1):
+    """The middle 40x40 of centred close-ups, scaled to 128x128: the body owns most of the border."""
+    rng = random.Random(seed)
+    for i in range(n):
+        s = random_sticker(rng, allow_held_out=True, scale="closeup", position="centre")
+        rgb, gt = render_with_mask(s, random.Random(seed * 1000 + i))
+        im = Image.fromarray(rgb[12:52, 12:52]).resize((128, 128), Image.NEAREST)
+        mask = np.asarray(Image.fromarray(gt[12:52, 12:52]).resize((128, 128), Image.NEAREST))
+        yield f"toy tight {s.background}", im.convert("RGBA"), mask
+
+
+def border_scores(pred: np.ndarray, gt: np.ndarray) -> tuple[float, bool, bool]:
+    """(IoU, inverted, flooded); flooded: over 90% of the image when the subject is clearly less."""
+    score = iou(pred, gt)
+    return score, iou(pred, ~gt) > score, float(pred.mean()) > max(0.9, float(gt.mean()) + 0.05)
+
+
+def border_quality(root: Path, limit: int | None, toys: int) -> None:
+    index = [e for e in json.loads((root / "index.json").read_text())]
+    if limit:
+        subjects = sorted({e["mask"] for e in index})[:limit]
+        index = [e for e in index if e["mask"] in subjects]
+    rows: dict[str, list[tuple[float, bool, bool, float]]] = {}
+    toy_rows = [(toy_closeups(toys), lambda name: "toy close-up, " + ("centre" if "centre" in name else "left/right")),
+                (toy_tight_crops(toys // 3), lambda name: "toy tight crop (40x40 of a close-up)"),
+                (toy_closeups(toys // 3, seed=2, scale="full"), lambda name: "control: toy full body (not touching)")]
+    for cases, row_name in toy_rows:
+        for name, im, gt in cases:
+            fb = np.asarray(compute_mask(im, "fallback").mask) >= 128
+            auto = np.asarray(compute_mask(im, "auto").mask) >= 128
+            rows.setdefault(row_name(name), []).append((*border_scores(fb, gt), iou(auto, gt)))
+    for k, e in enumerate(index):
+        im = Image.open(root / e["image"]).convert("RGBA")
+        full_gt = np.asarray(Image.open(root / e["mask"])) >= 128
+        crop_name = list(CROPS)[k % len(CROPS)]
+        im, gt = crop_through_subject(im, full_gt, CROPS[crop_name])
+        fb = np.asarray(compute_mask(im, "fallback").mask) >= 128
+        auto = np.asarray(compute_mask(im, "auto").mask) >= 128
+        edges = "one edge" if len(CROPS[crop_name]) == 1 else "two edges"
+        rows.setdefault(f"cropped sticker, {e['background']}, {edges}", []).append(
+            (*border_scores(fb, gt), iou(auto, gt)))
+    print("Touching the border: toy close-ups (64x64), tight crops, fixtures cropped through the subject\n")
+    print("| case | n | fallback mean | fallback min | inverted | flooded | auto mean | auto min |")
+    print("|---|---|---|---|---|---|---|---|")
+    for row in sorted(rows):
+        r = rows[row]
+        f = [v[0] for v in r]
+        a = [v[3] for v in r]
+        print(f"| {row} | {len(r)} | {np.mean(f):.3f} | {min(f):.3f} | {sum(v[1] for v in r)} | "
+              f"{sum(v[2] for v in r)} | {np.mean(a):.3f} | {min(a):.3f} |")
     print()
 
 
@@ -114,12 +204,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--limit", type=int, default=None, help="only the first N characters")
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--toy", type=int, default=120, help="toy-world close-ups in the border table")
     ap.add_argument("--skip-quality", action="store_true")
+    ap.add_argument("--skip-speed", action="store_true")
     args = ap.parse_args()
     root = fixtures_dir()
     if not args.skip_quality:
         quality(root, args.limit)
-    speed(root, args.repeats)
+        border_quality(root, args.limit, args.toy)
+    if not args.skip_speed:
+        speed(root, args.repeats)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ def main() -> int:
 
     from personalize_gpu import build, reference
     from seal_engine.personalize import personalize
-    from seal_engine.personalize_config import PersonalizeConfig
+    from seal_engine.personalize.config import PersonalizeConfig
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--arch", choices=("sd15", "sdxl"), default="sd15")

@@ -7,9 +7,14 @@
    diffusers' examples/textual_inversion does it (VAE-encode every step, whole
    embedding matrix in AdamW, restore the other rows after each step). Target <= 1.0.
 
+3. Whole runs per schedule (`paper`, `fast`, `quality`), SEAL and baseline, on the tiny
+   model and on the toy world's trained model (`--schedules`, `--models`): seconds from
+   `personalize()` call to saved concept, with what the image start and caption cost.
+
 Variants are interleaved over several rounds and the median is reported, so a
 noisy shared machine affects every column alike. Run:
     python benchmarks/personalize_cpu.py [--steps 30] [--rounds 3] [--threads 1]
+    python benchmarks/personalize_cpu.py --rounds 0 --schedules paper,fast --models tiny,toy
 """
 
 from __future__ import annotations
@@ -125,12 +130,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: stable on a shared box)")
     parser.add_argument("--arch", choices=("sd15", "sdxl"), default="sd15")
+    parser.add_argument("--schedules", default="", help="comma list of paper,fast,quality: whole-run table")
+    parser.add_argument("--models", default="tiny,toy", help="models for the whole-run table")
     args = parser.parse_args(argv)
 
     import torch
 
     from seal_engine.loading import quiet_libraries
-    from seal_engine.personalize_config import PersonalizeConfig, baseline_config
+    from seal_engine.personalize.config import PersonalizeConfig, baseline_config
     from seal_engine.testing import save_tiny_model
 
     torch.set_num_threads(args.threads)
@@ -146,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     peak = {name: [] for name in step}
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = save_tiny_model(Path(tmp) / f"tiny-{args.arch}", args.arch)
-        for r in range(args.rounds):
+        for r in range(args.rounds):  # noqa: B007
             for name, cfg in variants.items():
                 means, mem = run_personalize(model_dir, cfg, Path(tmp) / f"c-{r}-{name.replace(' ', '_')}")
                 for phase, value in means.items():
@@ -166,6 +173,10 @@ def main(argv: list[str] | None = None) -> int:
     for name in step:
         e, l = med(step[name]["embeddings"]), med(step[name]["lora"])
         print(f"| {name} | {e * 1e3:.1f} | {'-' if l != l else f'{l * 1e3:.1f}'} | {med(peak[name]) / 2**20:.1f} |")
+    if args.schedules:
+        schedule_table([x for x in args.schedules.split(",") if x], [x for x in args.models.split(",") if x])
+    if not args.rounds:
+        return 0
     b, s = "baseline ti+lora", "SEAL ti+lora"
     print("\n| ratio | value | target |")
     print("|---|---|---|")
@@ -177,6 +188,40 @@ def main(argv: list[str] | None = None) -> int:
     ti_ratio = med(step["ours ti"]["embeddings"]) / med(step["diffusers-style ti"]["embeddings"])
     print(f"| ours ti / diffusers-style ti step time | {ti_ratio:.3f} | <= 1.0 |")
     return 0
+
+
+def schedule_table(schedules: list[str], models: list[str]) -> None:
+    """Seconds for a whole personalization per schedule and model (SEAL and baseline, engine defaults)."""
+    from seal_engine.devices import RuntimeOptions
+    from seal_engine.loading import load_pipeline
+    from seal_engine.personalize import personalize
+    from seal_engine.personalize.config import PersonalizeConfig, baseline_config
+    from seal_engine.testing import save_tiny_model
+    from seal_engine.toyworld.model import default_pipeline_dir
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        dirs = {"tiny": save_tiny_model(Path(tmp) / "tiny", "sd15"), "toy": default_pipeline_dir()}
+        for name in models:
+            for sched in schedules:
+                for label, make in (("baseline", baseline_config), ("SEAL", PersonalizeConfig)):
+                    model = load_pipeline(str(dirs[name]), RuntimeOptions(device="cpu", dtype="fp32"))
+                    ref = reference()
+                    cfg = make(schedule=sched, class_word="creature", seed=0, probe_attention=False)
+                    t0 = time.perf_counter()
+                    concept = personalize(model, ref, ref.getchannel("A"), cfg, Path(tmp) / f"{name}-{sched}-{label}")
+                    total = time.perf_counter() - t0
+                    rec = concept.meta["component_records"]
+                    start = rec.get("image_start", {}).get("seconds")
+                    rows.append((name, sched, label, concept.meta["steps"]["total"], total,
+                                 concept.meta["timings"].get("embeddings_s", 0.0) + concept.meta["timings"].get("lora_s", 0.0),
+                                 start))
+    print("\n### Whole personalization per schedule (CPU, engine defaults, class word 'creature')\n")
+    print("| model | schedule | variant | steps | total s | training s | image start s |")
+    print("|---|---|---|---|---|---|---|")
+    for name, sched, label, steps, total, train, start in rows:
+        print(f"| {name} | {sched} | {label} | {steps} | {total:.2f} | {train:.2f} | "
+              f"{'-' if start is None else f'{start:.2f}'} |")
 
 
 if __name__ == "__main__":

@@ -1,16 +1,20 @@
-"""SEAL on the toy world: baseline TTF vs TTF+SEAL vs each ablation, measured by detectors.
+"""SEAL on the toy world, the way a user runs it: baseline vs SEAL vs each ablation, per schedule.
 
-    python benchmarks/toyworld_seal.py                      # all 6 held-out characters, 5 variants
-    python benchmarks/toyworld_seal.py --characters 2 --prompts 12 --variants baseline,seal
+    python benchmarks/toyworld_seal.py                                   # paper schedule, baseline + SEAL
+    python benchmarks/toyworld_seal.py --schedules paper,fast --variants baseline,seal,no-attention-loss
+    python benchmarks/toyworld_seal.py --appearances 2 --references 1 --prompts 5   # a quick look
 
-Same as `seal bench --world toy -o OUT`. Prints the markdown table and writes
-OUT/results.md + OUT/results.json (per-sample reads, bootstrap CIs, run times).
-See seal_engine/toyworld/bench.py for the metric definitions.
+Same protocol as `seal bench --world toy -o OUT` (seal_engine/toyworld/bench.py docstring):
+references drawn at random, the engine's defaults, prompts that change emotion, pose and
+background (some leave them unnamed), paired SEAL - baseline differences with bootstrap CIs
+over references. Resumable: cells already in OUT/cells are reused. Prints the tables and
+writes OUT/results.md + OUT/results.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -23,26 +27,27 @@ def main() -> int:
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=Path("out/toyworld_seal"))
-    ap.add_argument("--variants", default="baseline,seal,no-attention-loss,no-split-merge,no-layer-restriction")
-    ap.add_argument("--characters", type=int, default=len(HELD_OUT_APPEARANCES))
-    ap.add_argument("--prompts", type=int, default=24, help="prompts per character")
+    ap.add_argument("--variants", default="baseline,seal")
+    ap.add_argument("--schedules", default="paper")
+    ap.add_argument("--appearances", type=int, default=len(HELD_OUT_APPEARANCES))
+    ap.add_argument("--references", type=int, default=3, help="references per appearance")
+    ap.add_argument("--prompts", type=int, default=10, help="prompts per reference")
+    ap.add_argument("--seeds", type=int, default=2, help="generation seeds per prompt")
     ap.add_argument("--base", default="ti+lora", choices=["ti", "lora", "ti+lora"])
-    ap.add_argument("--schedule", default="fast", choices=["fast", "quality"])
-    ap.add_argument("--steps", type=int, default=None, help="total personalization steps (default: schedule's)")
     ap.add_argument("--gen-steps", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--no-caption", action="store_true",
-                    help="train with the engine's default prompt instead of the reference's caption (diagnostic)")
-    ap.add_argument("--attention-resolution", type=int, default=None,
-                    help="attention-loss map side (default: the engine's rule; 4x4 mid block at 64x64)")
+    ap.add_argument("--no-class-word-row", action="store_true")
+    ap.add_argument("--ground-truth-caption", action="store_true",
+                    help="diagnostic: train with the renderer's caption (a user does not have it)")
+    ap.add_argument("--override", default="{}", help="diagnostic: JSON of PersonalizeConfig overrides, recorded")
     a = ap.parse_args()
-    cfg = ToyBenchConfig(out_dir=a.out, variants=a.variants.split(","), characters=a.characters, prompts=a.prompts,
-                         base=a.base, schedule=a.schedule, steps=a.steps, seed=a.seed,
-                         generation_steps=a.gen_steps, device=a.device, caption=not a.no_caption,
-                         personalize_overrides=({"attention_resolution": a.attention_resolution}
-                                                if a.attention_resolution else {}))
-    md, js, _rows = run_toy_bench(cfg)
+    cfg = ToyBenchConfig(out_dir=a.out, variants=a.variants.split(","), schedules=a.schedules.split(","),
+                         appearances=a.appearances, references=a.references, prompts=a.prompts, seeds=a.seeds,
+                         base=a.base, seed=a.seed, generation_steps=a.gen_steps, device=a.device,
+                         class_word_row=not a.no_class_word_row, ground_truth_caption=a.ground_truth_caption,
+                         personalize_overrides=json.loads(a.override))
+    md, js, _res = run_toy_bench(cfg)
     print(md.read_text(encoding="utf-8"))
     print(f"written: {md} and {js}")
     return 0

@@ -35,14 +35,28 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
         return self_test()
     app = create_app(argv)
-    from .ui.main_window import MainWindow
+    from seal_engine.paths import seal_home
 
-    from .first_run import run_first_run_if_needed  # packaging: choose or download a model once
+    from . import single_instance
 
-    run_first_run_if_needed()
-    window = MainWindow()
-    window.show()
-    return app.exec()
+    home = seal_home()
+    instance = single_instance.SingleInstance(home)
+    if not instance.acquire():  # before the library opens: never touch the running instance's jobs
+        activated = instance.notify_running()
+        single_instance.tell_already_running(home, activated)
+        return 0
+    try:
+        from .ui.main_window import MainWindow
+
+        from .first_run import run_first_run_if_needed  # packaging: choose or download a model once
+
+        run_first_run_if_needed()
+        window = MainWindow()
+        instance.activated.connect(lambda: single_instance.bring_to_front(window))
+        window.show()
+        return app.exec()
+    finally:
+        instance.release()
 
 
 if __name__ == "__main__":

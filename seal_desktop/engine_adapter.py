@@ -326,7 +326,7 @@ def run_job(spec: JobSpec, *, progress: ProgressCallback = no_progress,
                   schedule=spec.schedule, concept_dir=spec.concept_dir, variants=spec.variants, seed=spec.seed,
                   steps=spec.steps, size=spec.size or None, finish=_finish_settings(spec.finishing))
     if spec.personalize_overrides:
-        from seal_engine.personalize_config import PersonalizeConfig
+        from seal_engine.personalize.config import PersonalizeConfig
 
         job.personalize = PersonalizeConfig(schedule=spec.schedule, seed=spec.seed, **spec.personalize_overrides)
     progress(ProgressEvent("load", 0, 0, message="Loading the model…"))

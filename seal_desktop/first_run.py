@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (QDialog, QFileDialog, QHBoxLayout, QLabel, QLayou
                                QWidget)
 
 from seal_engine.errors import Cancelled, SealError
-from seal_engine.model_source import DEFAULT_MODEL, DEFAULT_MODEL_DOWNLOAD_GB, is_cached
+from seal_engine.model_source import DEFAULT_MODEL, download_size_gb, is_cached, preferred_variant
 from seal_engine.paths import models_cache_dir, settings_path
 from seal_engine.progress import CancelToken, ProgressEvent
 
@@ -50,7 +50,7 @@ class Choice(str, enum.Enum):
 def needs_first_run(settings: Settings, cache_dir: Optional[Path] = None) -> bool:
     """True when the configured model cannot be used without a download or a choice."""
     if settings.model_source == "hub":
-        return not is_cached(settings.model, cache_dir)
+        return not is_cached(settings.model, cache_dir, variant=preferred_variant(settings.device, settings.precision))
     path = Path(settings.model).expanduser()
     if settings.model_source == "folder":
         return not (path / "model_index.json").is_file()
@@ -88,8 +88,10 @@ class DownloadThread(QThread):
     failed = Signal(str)  # one sentence
     cancelled = Signal()
 
-    def __init__(self, repo_id: str, cache_dir: Path, resolve_fn: ResolveFn, parent=None) -> None:
+    def __init__(self, repo_id: str, cache_dir: Path, resolve_fn: ResolveFn, parent=None,
+                 variant: Optional[str] = None) -> None:
         super().__init__(parent)
+        self.variant = variant
         self.repo_id = repo_id
         self.cache_dir = cache_dir
         self.resolve_fn = resolve_fn
@@ -103,7 +105,7 @@ class DownloadThread(QThread):
         self.token.raise_if_cancelled()
 
     def run(self) -> None:  # noqa: D401 - QThread API
-        complete_before = is_cached(self.repo_id, self.cache_dir)
+        complete_before = is_cached(self.repo_id, self.cache_dir, variant=self.variant)
         try:
             resolved = self.resolve_fn(self.repo_id, cache_dir=self.cache_dir, progress=self._progress,
                                        cancel=self.token)
@@ -134,8 +136,14 @@ class FirstRunDialog(QDialog):
         self.settings_file = Path(settings_file) if settings_file else settings_path()
         self.settings = settings or load_settings(self.settings_file)
         self.cache_dir = Path(cache_dir) if cache_dir else models_cache_dir()
+        # A GPU run reads the repo's fp16 weight files: half the download (see model_source.preferred_variant).
+        self.variant = preferred_variant(self.settings.device, self.settings.precision)
         if resolve_fn is None:
-            from seal_engine.model_source import resolve as resolve_fn
+            from functools import partial
+
+            from seal_engine.model_source import resolve
+
+            resolve_fn = partial(resolve, variant=self.variant)
         self.resolve_fn = resolve_fn
         self.repo_id = self.settings.model if self.settings.model_source == "hub" else DEFAULT_MODEL
         self.choice: Optional[Choice] = None
@@ -143,7 +151,8 @@ class FirstRunDialog(QDialog):
         self.setWindowTitle("Welcome to SEAL Sticker Studio")
         self.setMinimumWidth(680)
 
-        size = f"about {DEFAULT_MODEL_DOWNLOAD_GB:g} GB" if self.repo_id == DEFAULT_MODEL else "size depends on the model"
+        size = f"about {download_size_gb(self.variant):g} GB" if self.repo_id == DEFAULT_MODEL \
+            else "size depends on the model"
         intro = QLabel(
             "<h3>Choose a Stable Diffusion model</h3>"
             "<p>SEAL Sticker Studio draws your stickers with a Stable Diffusion model. None is set up yet.</p>"
@@ -245,7 +254,7 @@ class FirstRunDialog(QDialog):
             return
         self._set_busy(True)
         self.status.setText(f"Connecting to the hub for {self.repo_id}…")
-        self.thread = DownloadThread(self.repo_id, self.cache_dir, self.resolve_fn, self)
+        self.thread = DownloadThread(self.repo_id, self.cache_dir, self.resolve_fn, self, variant=self.variant)
         self.thread.progressed.connect(self._on_progress)
         self.thread.succeeded.connect(self._on_done)
         self.thread.failed.connect(self._on_failed)

@@ -8,8 +8,8 @@ A concept is a folder (DESIGN.md), written atomically through `staged_dir`:
 * `learned_embeds.safetensors`: the identity tokens only, in diffusers'
   textual-inversion format: `{token: [n, dim]}` (SD1.x/2.x) or
   `{"clip_l": [n, 768], "clip_g": [n, 1280]}` (SDXL);
-* `context_embeds.safetensors`: the context token (split-merge), same format,
-  kept for inspection; generation never loads it (the merge);
+* `context_embeds.safetensors`: the context token (split-merge), same format;
+  generation loads it only when the concept's merge is "identity+context";
 * `pytorch_lora_weights.safetensors` when LoRA was trained (diffusers format);
 * `reference.png`, `mask.png`.
 
@@ -66,10 +66,17 @@ class Concept:
         return bool(self.meta.get("files", {}).get("lora"))
 
     @property
+    def merge(self) -> str:
+        """What generation names after split-merge: "identity" (default) or "identity+context"."""
+        merge = (self.meta.get("generation") or {}).get("merge", "identity")
+        return merge if self.context_token else "identity"
+
+    @property
     def identity_string(self) -> str:
         """What replaces `<char>` in a prompt: the identity token (diffusers expands `tok` to
-        `tok tok_1 ...`) followed by the class word."""
-        return f"{self.identity_token} {self.class_word}".strip()
+        `tok tok_1 ...`), the context token when the merge names it, then the class word."""
+        tokens = self.identity_token + (f" {self.context_token}" if self.merge == "identity+context" else "")
+        return f"{tokens} {self.class_word}".strip()
 
 
 def write_concept(out_dir: Path, meta: dict, *, identity_embeds: dict, context_embeds: Optional[dict],
@@ -84,7 +91,7 @@ def write_concept(out_dir: Path, meta: dict, *, identity_embeds: dict, context_e
 
     out_dir = Path(out_dir)
     files = {"embeddings": EMBEDS_FILE, "reference": REFERENCE_FILE, "mask": MASK_FILE}
-    with staged_dir(out_dir, overwrite=overwrite) as stage:
+    with staged_dir(out_dir, overwrite=overwrite, markers=(CONCEPT_JSON,)) as stage:
         save_file({k: v.detach().float().cpu().contiguous() for k, v in identity_embeds.items()},
                   str(stage / EMBEDS_FILE))
         if context_embeds:
@@ -130,7 +137,42 @@ def load_concept(folder: str | Path) -> Concept:
             raise InputError(f"{folder} is incomplete: {name} is missing.")
     if not (folder / EMBEDS_FILE).is_file():
         raise InputError(f"{folder} is incomplete: {EMBEDS_FILE} is missing.")
+    for name in sorted({EMBEDS_FILE, *[n for n in (meta.get("files") or {}).values()
+                                       if str(n).endswith(".safetensors")]}):
+        _check_safetensors(folder / name, values=name in (EMBEDS_FILE, CONTEXT_EMBEDS_FILE))
     return Concept(path=folder, meta=meta)
+
+
+def _check_safetensors(path: Path, *, values: bool) -> None:
+    """Refuse a truncated or damaged weights file with one sentence (safetensors checks that the header
+    covers the file exactly); for the small embedding files also refuse non-finite numbers (a NaN concept)."""
+    import numpy as np
+    from safetensors import safe_open
+
+    damaged = (f"{path} is damaged (truncated or not a safetensors file); learn the character again or restore "
+               f"the concept folder from a copy.")
+    try:
+        with safe_open(str(path), framework="np") as fh:
+            keys = list(fh.keys())
+            if not keys:
+                raise InputError(f"{path} holds no tensors; learn the character again.")
+            if values:
+                for key in keys:
+                    try:
+                        array = fh.get_tensor(key)
+                    except (TypeError, ValueError):  # a dtype numpy lacks (bf16): header checked, values not
+                        continue
+                    if not np.all(np.isfinite(array)):
+                        raise InputError(f"{path} holds non-finite numbers (NaN or infinity), so the concept is "
+                                         f"unusable; learn the character again.")
+    except InputError:
+        raise
+    except OSError as err:
+        from .fs_errors import translate
+
+        raise translate(err, path, verb="read") from None
+    except Exception:  # safetensors' own error type (SafetensorError) and malformed-header errors
+        raise InputError(damaged) from None
 
 
 def _check_arch(model: Any, concept: Concept) -> None:
@@ -160,7 +202,11 @@ def apply_concept(model: Any, concept: Concept, *, adapter_name: Optional[str] =
     if token in pipe.tokenizer.get_vocab():
         raise InputError(f"The model already has a token named {token}; load the model afresh before applying "
                          f"another concept with the same token.")
-    embeds = load_file(str(Path(concept.path) / EMBEDS_FILE))
+    try:
+        embeds = load_file(str(Path(concept.path) / EMBEDS_FILE))
+    except Exception:  # SafetensorError: truncated or not safetensors
+        raise InputError(f"{Path(concept.path) / EMBEDS_FILE} is damaged (truncated or not a safetensors file); "
+                         f"learn the character again.") from None
     try:
         if model.arch.is_xl:
             if "clip_l" not in embeds or "clip_g" not in embeds:
@@ -171,16 +217,39 @@ def apply_concept(model: Any, concept: Concept, *, adapter_name: Optional[str] =
                                         tokenizer=pipe.tokenizer_2)
         else:
             pipe.load_textual_inversion(str(Path(concept.path) / EMBEDS_FILE), token=token)
+        if concept.merge == "identity+context":
+            _load_context(pipe, model.arch.is_xl, concept)
         if concept.has_lora:
             name = adapter_name or _free_adapter_name(pipe.unet, "seal_concept")
             pipe.load_lora_weights(str(concept.path), weight_name=LORA_FILE, adapter_name=name)
     except ValueError as err:
         raise InputError(f"The concept in {concept.path} does not fit this model: "
                          f"{' '.join(str(err).split())[:200]}") from None
+    except (OSError, RuntimeError) as err:  # a file damaged after load_concept checked it
+        raise InputError(f"The concept in {concept.path} cannot be loaded ({' '.join(str(err).split())[:160]}); "
+                         f"learn the character again.") from None
     identity = concept.identity_string
     applied[key] = identity
     model.extras["concept"] = {"path": key, "identity": identity}
     return identity
+
+
+def _load_context(pipe: Any, xl: bool, concept: Concept) -> None:
+    """The merge "identity+context": the context token goes into the text encoder(s) too."""
+    from safetensors.torch import load_file
+
+    path = Path(concept.path) / CONTEXT_EMBEDS_FILE
+    if not path.is_file():
+        raise InputError(f"{concept.path} asks for the context token at generation but has no {CONTEXT_EMBEDS_FILE}.")
+    token = concept.context_token
+    if xl:
+        embeds = load_file(str(path))
+        pipe.load_textual_inversion(embeds["clip_l"], token=token, text_encoder=pipe.text_encoder,
+                                    tokenizer=pipe.tokenizer)
+        pipe.load_textual_inversion(embeds["clip_g"], token=token, text_encoder=pipe.text_encoder_2,
+                                    tokenizer=pipe.tokenizer_2)
+    else:
+        pipe.load_textual_inversion(str(path), token=token)
 
 
 def _free_adapter_name(unet: Any, base: str) -> str:

@@ -85,3 +85,9 @@ class ValidationError(SealError):
     def __init__(self, message: str, violations: list[str] | None = None):
         super().__init__(message)
         self.violations = list(violations or [])
+
+
+class TrainingDiverged(SealError):
+    """A loss became NaN or infinite during personalization; nothing was saved."""
+
+    kind = ErrorKind.INPUT

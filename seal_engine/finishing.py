@@ -20,6 +20,12 @@ from .masks import morphology as mm
 
 Color = tuple[int, int, int, int]
 
+MAX_OUTLINE_PX = 256
+"""A sticker outline wider than this is a mistake, not a style: the cap keeps the padded buffers small."""
+MAX_MARGIN_PX = 2048
+MAX_CANVAS_SIDE = 8192
+"""Canvases and margins are capped before any buffer is allocated (a 100000 px margin would need tens of GB)."""
+
 
 @dataclass
 class FinishSettings:
@@ -33,16 +39,33 @@ class FinishSettings:
     defringe_px: float = 1.0  # shave the cut-out edge where background colour bleeds in
 
     def __post_init__(self) -> None:
-        if self.outline_px < 0:
-            raise InputError("The outline width must be 0 or more pixels.")
-        if self.margin < 0:
-            raise InputError("The margin must be 0 or more pixels.")
+        self.outline_px = _whole(self.outline_px, "outline width")
+        self.margin = _whole(self.margin, "margin")
+        if not 0 <= self.outline_px <= MAX_OUTLINE_PX:
+            raise InputError(f"The outline width must be 0 to {MAX_OUTLINE_PX} pixels, not {self.outline_px}.")
+        if not 0 <= self.margin <= MAX_MARGIN_PX:
+            raise InputError(f"The margin must be 0 to {MAX_MARGIN_PX} pixels, not {self.margin}.")
+        if not 0 <= float(self.defringe_px) <= 16:
+            raise InputError(f"The defringe width must be 0 to 16 pixels, not {self.defringe_px}.")
         if self.size is not None:
-            w, h = self.size
+            w, h = (_whole(v, "canvas side") for v in self.size)
+            if not (1 <= w <= MAX_CANVAS_SIDE and 1 <= h <= MAX_CANVAS_SIDE):
+                raise InputError(f"The canvas {w}x{h} is out of range (1 to {MAX_CANVAS_SIDE} pixels on each side).")
+            self.size = (w, h)
             if w <= 2 * self.margin or h <= 2 * self.margin:
                 raise InputError(f"The canvas {w}x{h} leaves no room inside a {self.margin} px margin.")
         self.outline_color = parse_color(self.outline_color)
         self.shadow_color = parse_color(self.shadow_color)
+
+
+def _whole(value: object, what: str) -> int:
+    """An integer pixel count (bools, NaN and fractions refused) -- checked before anything is allocated."""
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or (
+            not isinstance(value, numbers.Integral) and not float(value).is_integer()):
+        raise InputError(f"The {what} must be a whole number of pixels, not {value!r}.")
+    return int(value)
 
 
 def parse_color(value: str | Sequence[int]) -> Color:
@@ -161,6 +184,9 @@ def fit_on_canvas(image: Image.Image, size: tuple[int, int], margin: int = 0, *,
                   upscale: bool = True) -> Image.Image:
     """Scale `image` to fit inside `size` less `margin` on each side, aspect kept, centred."""
     cw, ch = int(size[0]), int(size[1])
+    if not (1 <= cw <= MAX_CANVAS_SIDE and 1 <= ch <= MAX_CANVAS_SIDE) or not 0 <= margin <= MAX_MARGIN_PX:
+        raise InputError(f"The canvas {cw}x{ch} with a {margin} px margin is out of range "
+                         f"(sides 1 to {MAX_CANVAS_SIDE}, margin 0 to {MAX_MARGIN_PX}).")
     if cw <= 2 * margin or ch <= 2 * margin:
         raise InputError(f"The canvas {cw}x{ch} leaves no room inside a {margin} px margin.")
     image = image if image.mode == "RGBA" else image.convert("RGBA")

@@ -2,9 +2,17 @@
 
 One image per seed, each from its own CPU `torch.Generator`, so a seed gives the
 same pixels on the same machine and the same starting noise whatever the batch
-it ran in (batched kernels may round a pixel level differently). The pipeline's
-`callback_on_step_end` reports progress and checks the cancel token, so a
-cancel lands within one denoising step.
+it ran in (batched kernels may round a pixel level differently). That is what
+lets a sticker pack generate all variants of an item in ONE pipeline call
+(`batch_size`): the GPU runs one wide U-Net call per step instead of one per
+image, and every variant is still reproducible from its own recorded seed.
+Classifier-free guidance is already one batch in diffusers: the pipelines
+concatenate the unconditional and the text embeddings and call the U-Net once
+per step on `torch.cat([latents] * 2)`, then split the prediction.
+The pipeline's `callback_on_step_end` reports progress and checks the cancel
+token, so a cancel lands within one denoising step. A batch that runs out of
+GPU memory is retried in halves, so a large batch never fails a job that one
+image at a time would have finished.
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from .errors import InputError
+from .errors import InputError, OutOfMemoryError
 from .loading import LoadedModel, oom_guard
 from .progress import CancelToken, EtaClock, ProgressCallback, ProgressEvent, no_progress
 from .schedulers import SCHEDULERS, set_scheduler
@@ -74,6 +82,17 @@ def native_size(model: LoadedModel) -> int:
     return int(pipe.unet.config.sample_size) * int(pipe.vae_scale_factor)
 
 
+MAX_BATCH = {"cuda": 16, "mps": 4, "cpu": 4}
+"""Most images per pipeline call when a caller batches variants. A GPU gains the most from wide
+batches and its out-of-memory error is recoverable (the batch is split); on CPU and MPS a batch
+gains little at full size and running out of memory is not always a catchable error."""
+
+
+def batch_size_for(model: LoadedModel, wanted: int) -> int:
+    device = str(model.device).split(":")[0]
+    return max(1, min(wanted, MAX_BATCH.get(device, 1)))
+
+
 def generate(
     model: LoadedModel,
     settings: GenerationSettings,
@@ -95,30 +114,39 @@ def generate(
 
     def on_step_end(_pipe, step, _timestep, kwargs):
         nonlocal done
-        done += 1
+        done += batch_now  # one denoising step advances every image of the batch
         progress(ProgressEvent("generate", done, total, eta_s=clock.eta(done)))
         if cancel is not None:
             cancel.raise_if_cancelled()
         return kwargs
 
-    seeds = list(settings.seeds)
-    for start in range(0, len(seeds), settings.batch_size):
+    def run_chunk(chunk: list[int]) -> None:
+        nonlocal done, batch_now
         if cancel is not None:
             cancel.raise_if_cancelled()
-        chunk = seeds[start:start + settings.batch_size]
         generators = [torch.Generator(device="cpu").manual_seed(s) for s in chunk]
+        before, batch_now = done, len(chunk)
         began = time.perf_counter()
-        with oom_guard("generating"), torch.inference_mode():
-            out = pipe(
-                prompt=[settings.prompt] * len(chunk),
-                negative_prompt=[settings.negative_prompt] * len(chunk) if settings.negative_prompt else None,
-                num_inference_steps=settings.steps,
-                guidance_scale=settings.guidance_scale,
-                width=width,
-                height=height,
-                generator=generators,
-                callback_on_step_end=on_step_end,
-            )
+        try:
+            with oom_guard("generating"), torch.inference_mode():
+                out = pipe(
+                    prompt=[settings.prompt] * len(chunk),
+                    negative_prompt=[settings.negative_prompt] * len(chunk) if settings.negative_prompt else None,
+                    num_inference_steps=settings.steps,
+                    guidance_scale=settings.guidance_scale,
+                    width=width,
+                    height=height,
+                    generator=generators,
+                    callback_on_step_end=on_step_end,
+                )
+        except OutOfMemoryError:
+            if len(chunk) == 1:
+                raise
+            done = before  # the halves report these steps again
+            half = (len(chunk) + 1) // 2
+            run_chunk(chunk[:half])
+            run_chunk(chunk[half:])
+            return
         seconds = (time.perf_counter() - began) / len(chunk)
         for seed, image in zip(chunk, out.images):
             record = {
@@ -133,9 +161,15 @@ def generate(
                 "dtype": model.dtype_label,
                 "concept": model.extras.get("concept"),
                 "seconds": round(seconds, 3),
+                "batch": len(chunk),
                 "host": platform.node(),
             }
             results.append(GeneratedImage(image=image, seed=seed, settings=settings, record=record))
+
+    batch_now = 1
+    seeds = list(settings.seeds)
+    for start in range(0, len(seeds), settings.batch_size):
+        run_chunk(seeds[start:start + settings.batch_size])
     return results
 
 

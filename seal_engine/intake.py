@@ -24,6 +24,9 @@ DEFAULT_MAX_PIXELS = 50_000_000
 #: Smaller than this carries too little detail to learn or finish a sticker from.
 DEFAULT_MIN_SIDE = 64
 
+#: 200 MB: larger than any real sticker reference or render; checked before the file is read.
+DEFAULT_MAX_BYTES = 200 * 1024 * 1024
+
 #: Raster formats we accept (MPO is how some cameras label their JPEGs).
 ACCEPTED_FORMATS = ("PNG", "JPEG", "MPO", "WEBP", "GIF", "BMP", "TIFF")
 _FORMAT_NAMES = "PNG, JPEG, WebP, GIF, BMP or TIFF"
@@ -34,13 +37,14 @@ def load_image(
     *,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     min_side: int = DEFAULT_MIN_SIDE,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> Image.Image:
     """Read an image file (or its bytes) into a fresh 8-bit RGBA image.
 
     Raises `ImageError` with one specific sentence for empty, missing,
     truncated, corrupted, vector (SVG), non-image, oversized or too-small input.
     """
-    name, data = _read_source(source)
+    name, data = _read_source(source, max_bytes)
     if not data:
         raise ImageError(f"{name} is empty (0 bytes); choose an image file with content.")
     if _looks_like_svg(name, data):
@@ -57,6 +61,10 @@ def load_image(
                 f"the limit is {max_pixels:,} pixels."
             ) from None
         except UnidentifiedImageError:
+            kind = _signature_format(data)
+            if kind:  # the header says it is an image, but Pillow could not parse it: damaged, not foreign
+                raise ImageError(f"{name} starts like a {kind} file but is damaged and cannot be read; "
+                                 f"re-export or re-download it.") from None
             raise ImageError(f"{name} is not an image file this app can read ({_FORMAT_NAMES}).") from None
         except (OSError, SyntaxError, ValueError, EOFError, zlib.error) as err:
             raise ImageError(f"{name} is corrupted and cannot be read ({_short(err)}).") from None
@@ -133,13 +141,51 @@ def _accepted_formats() -> list[str]:
     return [fmt for fmt in ACCEPTED_FORMATS if fmt in Image.OPEN]
 
 
-def _read_source(source: str | Path | bytes) -> tuple[str, bytes]:
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF87a", "GIF"), (b"GIF89a", "GIF"),
+    (b"BM", "BMP"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"),
+)
+
+
+def _signature_format(data: bytes) -> str | None:
+    """The image format a file's first bytes announce (None: not an image we know)."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WebP"
+    for magic, kind in _SIGNATURES:
+        if data.startswith(magic):
+            return kind
+    return None
+
+
+def _read_source(source: str | Path | bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[str, bytes]:
+    """The file's bytes, refusing special files (a FIFO would hang the read) and anything over `max_bytes`
+    before reading it, and reading at most `max_bytes + 1` even if the file grows meanwhile."""
+    import stat
+
     if isinstance(source, (bytes, bytearray, memoryview)):
+        if len(source) > max_bytes:
+            raise ImageError(f"The image is {len(source):,} bytes, more than the limit of {max_bytes:,}.")
         return "The image", bytes(source)
     path = Path(source)
     name = path.name or str(path)
     try:
-        return name, path.read_bytes()
+        st = path.stat()
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(str(path))
+        if not stat.S_ISREG(st.st_mode):
+            raise ImageError(f"{path} is not a regular file (a pipe, socket or device); give an image file.")
+        if st.st_size > max_bytes:
+            raise ImageError(f"{name} is {st.st_size:,} bytes, more than the limit of {max_bytes:,} for an image; "
+                             f"scale it down or re-save it first.")
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+            if head and not _signature_format(head) and not _looks_like_svg(name, head):
+                # not an image by its first bytes: refuse without reading (and holding) the rest of the file
+                raise ImageError(f"{name} is not an image file this app can read ({_FORMAT_NAMES}).")
+            data = head + fh.read(max_bytes + 1 - len(head))
+        if len(data) > max_bytes:
+            raise ImageError(f"{name} is more than the limit of {max_bytes:,} bytes for an image.")
+        return name, data
     except FileNotFoundError:
         raise ImageError(f"{path} does not exist.") from None
     except IsADirectoryError:

@@ -19,7 +19,7 @@ from typing import Any, Iterator, Optional
 from .architecture import Architecture, detect_checkpoint, detect_folder
 from .devices import RuntimeOptions, dtype_name, select_device, select_dtype
 from .errors import ModelError, OfflineError, OutOfMemoryError
-from .model_source import DEFAULT_MODEL, ResolvedModel, SourceKind, hub_offline, resolve
+from .model_source import DEFAULT_MODEL, FP16_VARIANT, ResolvedModel, SourceKind, hub_offline, resolve
 from .paths import models_cache_dir
 from .progress import CancelToken, ProgressCallback, ProgressEvent, no_progress
 
@@ -119,20 +119,22 @@ def load_pipeline(
     options = options or RuntimeOptions()
     start = time.perf_counter()
     quiet_libraries()
-    resolved = resolve(spec, allow_pickle=options.allow_pickle, offline=options.offline,
-                       progress=progress, cancel=cancel)
     device = select_device(options.device)
     dtype = select_dtype(device, options.dtype)
+    # Half precision on a GPU: fetch and read the hub repo's fp16 weight files (half the download).
+    variant = FP16_VARIANT if dtype_name(dtype) in ("fp16", "bf16") else None
+    resolved = resolve(spec, allow_pickle=options.allow_pickle, offline=options.offline,
+                       progress=progress, cancel=cancel, variant=variant)
     progress(ProgressEvent("load", 0, 1, message=f"Loading {resolved.spec}"))
 
     if resolved.kind in (SourceKind.FOLDER, SourceKind.HUB):
         arch = detect_folder(resolved.path)
         cls = pipeline_class(arch)
         try:
-            pipe = cls.from_pretrained(str(resolved.path), dtype=dtype, safety_checker=None,
-                                       requires_safety_checker=False, local_files_only=True) \
-                if not arch.is_xl else cls.from_pretrained(str(resolved.path), dtype=dtype,
-                                                           local_files_only=True)
+            extra = {} if arch.is_xl else dict(safety_checker=None, requires_safety_checker=False)
+            if resolved.variant:
+                extra["variant"] = resolved.variant
+            pipe = cls.from_pretrained(str(resolved.path), dtype=dtype, local_files_only=True, **extra)
         except (OSError, ValueError, KeyError) as err:
             raise ModelError(f"{resolved.spec} could not be loaded as a Stable Diffusion pipeline: "
                              f"{' '.join(str(err).split())[:200]}") from err

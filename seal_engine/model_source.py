@@ -23,8 +23,14 @@ DEFAULT_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 """The maintained mirror of Stable Diffusion 1.5 (the original runwayml repo was removed)."""
 
 DEFAULT_MODEL_DOWNLOAD_GB = 4.3
-"""What we fetch for the default model: fp32 safetensors of the UNet (3.44 GB), text encoder
+"""What we fetch for the default model on CPU: fp32 safetensors of the UNet (3.44 GB), text encoder
 (0.49 GB) and VAE (0.33 GB), plus configs and tokenizer; no safety checker, no EMA or .ckpt copies."""
+
+DEFAULT_MODEL_FP16_DOWNLOAD_GB = 2.1
+"""The same files in the repo's fp16 variant (UNet 1.72 GB, text encoder 0.25 GB, VAE 0.17 GB), fetched
+when the model will run in half precision (a GPU): fp32 weights would only be cast down after loading."""
+
+FP16_VARIANT = "fp16"
 
 SAFE_SUFFIXES = (".safetensors",)
 PICKLE_SUFFIXES = (".ckpt", ".bin", ".pt", ".pth")
@@ -39,6 +45,35 @@ HUB_ALLOW_PATTERNS = [
     "vae/config.json",
     "vae/diffusion_pytorch_model.safetensors",
 ]
+
+
+def hub_allow_patterns(variant: Optional[str] = None) -> list[str]:
+    """The files to fetch: configs and tokenizer, plus the weights of one variant (None: the full-precision ones)."""
+    if not variant:
+        return list(HUB_ALLOW_PATTERNS)
+    return [p.replace(".safetensors", f".{variant}.safetensors") if p.endswith(".safetensors") else p
+            for p in HUB_ALLOW_PATTERNS]
+
+
+def download_size_gb(variant: Optional[str] = None) -> float:
+    """What downloading the default model costs in this variant (the figure the app and CLI show)."""
+    return DEFAULT_MODEL_FP16_DOWNLOAD_GB if variant == FP16_VARIANT else DEFAULT_MODEL_DOWNLOAD_GB
+
+
+def preferred_variant(device: str = "auto", dtype: str = "auto") -> Optional[str]:
+    """'fp16' when the model will run in half precision (fp16 or bf16: a GPU by default), else None.
+
+    Half-precision weights are half the download and the same numbers once cast to the run's dtype;
+    on CPU (fp32) they would lose precision, so CPU users keep the fp32 files. An unusable device
+    choice (e.g. cuda without a GPU) answers None: loading will report it."""
+    from .devices import select_device, select_dtype
+
+    try:
+        chosen = select_device(device)
+        half = select_dtype(chosen, dtype)
+    except InputError:
+        return None
+    return FP16_VARIANT if str(half) in ("torch.float16", "torch.bfloat16") else None
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
@@ -55,6 +90,7 @@ class ResolvedModel:
     kind: SourceKind
     path: Path  # a local folder (hub snapshot or diffusers folder) or a checkpoint file
     repo_id: Optional[str] = None
+    variant: Optional[str] = None  # the weight files to load ("fp16": *.fp16.safetensors); hub snapshots only
 
 
 def classify(spec: str | os.PathLike) -> SourceKind:
@@ -91,24 +127,36 @@ def _hub_offline_message(repo_id: str) -> str:
     )
 
 
-def is_cached(repo_id: str = DEFAULT_MODEL, cache_dir: Optional[Path] = None) -> bool:
-    """True when every file we need for `repo_id` is already in the cache."""
-    try:
-        _snapshot(repo_id, cache_dir or models_cache_dir(), local_only=True)
-        return True
-    except Exception:
-        return False
+def is_cached(repo_id: str = DEFAULT_MODEL, cache_dir: Optional[Path] = None, variant: Optional[str] = None) -> bool:
+    """True when every file we need for `repo_id` is already in the cache.
+
+    With variant 'fp16' the full-precision files also count: a GPU run can use either."""
+    return _cached(repo_id, cache_dir or models_cache_dir(), variant) is not None
 
 
-def _snapshot(repo_id: str, cache_dir: Path, *, local_only: bool, tqdm_class=None) -> Path:
+def _lookup_order(variant: Optional[str]) -> list[Optional[str]]:
+    return [variant, None] if variant else [None]
+
+
+def _cached(repo_id: str, cache_dir: Path, variant: Optional[str]) -> Optional[tuple[Path, Optional[str]]]:
+    for candidate in _lookup_order(variant):
+        try:
+            return _snapshot(repo_id, cache_dir, local_only=True, variant=candidate), candidate
+        except Exception:
+            continue
+    return None
+
+
+def _snapshot(repo_id: str, cache_dir: Path, *, local_only: bool, tqdm_class=None,
+              variant: Optional[str] = None) -> Path:
     from huggingface_hub import snapshot_download
 
-    kwargs = dict(repo_id=repo_id, cache_dir=str(cache_dir), allow_patterns=HUB_ALLOW_PATTERNS,
+    kwargs = dict(repo_id=repo_id, cache_dir=str(cache_dir), allow_patterns=hub_allow_patterns(variant),
                   local_files_only=local_only)
     if tqdm_class is not None:
         kwargs["tqdm_class"] = tqdm_class
     folder = Path(snapshot_download(**kwargs))
-    missing = missing_weights(folder)
+    missing = missing_weights(folder, variant)
     if missing:
         raise FileNotFoundError(folder / missing[0])
     return folder
@@ -117,11 +165,18 @@ def _snapshot(repo_id: str, cache_dir: Path, *, local_only: bool, tqdm_class=Non
 WEIGHTED_COMPONENTS = ("unet", "vae", "text_encoder", "text_encoder_2")
 
 
-def missing_weights(folder: Path) -> list[str]:
-    """What a pipeline folder lacks to load: model_index.json, or a component's weights.
+def _is_variant_file(name: str, variant: Optional[str]) -> bool:
+    """`model.fp16.safetensors` is the fp16 variant; `model.safetensors` the plain weights."""
+    stem = name[: -len(".safetensors")]
+    return stem.endswith(f".{variant}") if variant else "." not in stem
+
+
+def missing_weights(folder: Path, variant: Optional[str] = None) -> list[str]:
+    """What a pipeline folder lacks to load: model_index.json, or a component's weights (of `variant`).
 
     A download killed half-way leaves a snapshot with configs but no weights;
-    it must not pass for a cached model.
+    it must not pass for a cached model. A snapshot holding only the fp16 files
+    must not pass for the fp32 model either (nor the reverse).
     """
     import json
 
@@ -137,8 +192,8 @@ def missing_weights(folder: Path) -> list[str]:
         spec = components.get(name)
         if not isinstance(spec, list) or spec[0] is None:
             continue
-        if not any((folder / name).glob("*.safetensors")):
-            missing.append(f"{name}/*.safetensors")
+        if not any(_is_variant_file(p.name, variant) for p in (folder / name).glob("*.safetensors")):
+            missing.append(f"{name}/*{'.' + variant if variant else ''}.safetensors")
     return missing
 
 
@@ -187,6 +242,41 @@ def _progress_tqdm(progress: ProgressCallback, cancel: Optional[CancelToken], la
     return _Forward
 
 
+_UNET_PREFIXES = ("model.diffusion_model.", "unet.")
+
+
+def check_checkpoint_file(path: Path) -> None:
+    """Read only the safetensors header (no weights) and refuse, in one sentence, a damaged file or a
+    .safetensors that is not a whole Stable Diffusion checkpoint (a LoRA, embeddings, a VAE...).
+    Without this, diffusers guesses "SD1.x" for any unknown key set and the user is told that an SD1.x
+    checkpoint's configuration files are missing."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="np") as fh:
+            keys = list(fh.keys())
+    except OSError as err:
+        from .fs_errors import translate
+
+        raise translate(err, path, verb="read") from None
+    except Exception:  # SafetensorError: truncated, or not safetensors at all
+        raise ModelError(f"{path.name} is damaged or not a safetensors file (its header cannot be read); "
+                         f"download it again.") from None
+    if any(k.startswith(_UNET_PREFIXES) for k in keys):
+        return
+    lowered = " ".join(keys[:200]).lower()
+    if "lora" in lowered:
+        what = "a LoRA file"
+    elif keys and len(keys) <= 4 and not any("." in k for k in keys):
+        what = "textual-inversion embeddings"
+    elif any(k.startswith(("encoder.", "decoder.", "first_stage_model.")) for k in keys):
+        what = "a VAE"
+    else:
+        what = f"{len(keys)} tensors without U-Net weights"
+    raise ModelError(f"{path.name} is not a Stable Diffusion checkpoint (it holds {what}); pass a full SD1.x, "
+                     f"SD2.x or SDXL checkpoint or a diffusers model folder with --model.")
+
+
 def resolve(
     spec: str | os.PathLike,
     *,
@@ -195,8 +285,14 @@ def resolve(
     cache_dir: Optional[Path] = None,
     progress: ProgressCallback = no_progress,
     cancel: Optional[CancelToken] = None,
+    variant: Optional[str] = None,
 ) -> ResolvedModel:
-    """Turn what the user typed into a local path, downloading a hub model once if needed."""
+    """Turn what the user typed into a local path, downloading a hub model once if needed.
+
+    `variant` ('fp16', see `preferred_variant`) asks for the half-precision weight files of a hub
+    model: a cached copy of them, else a cached full-precision copy, else a download of the
+    variant; a repo that has no such files is downloaded in full precision. The result says which
+    files to load (`ResolvedModel.variant`). Folders and single files are used as they are."""
     kind = classify(spec)
     text = str(spec).strip()
     if kind is SourceKind.FOLDER:
@@ -205,7 +301,9 @@ def resolve(
             raise ModelError(f"{path} is not a diffusers model folder (model_index.json is missing).")
         return ResolvedModel(text, kind, path)
     if kind is SourceKind.SINGLE_FILE:
-        return ResolvedModel(text, kind, Path(text).expanduser().resolve())
+        path = Path(text).expanduser().resolve()
+        check_checkpoint_file(path)
+        return ResolvedModel(text, kind, path)
     if kind is SourceKind.PICKLE_FILE:
         if not allow_pickle:
             raise ModelError(
@@ -216,16 +314,24 @@ def resolve(
         return ResolvedModel(text, kind, Path(text).expanduser().resolve())
 
     cache = Path(cache_dir) if cache_dir else models_cache_dir()
-    try:
-        return ResolvedModel(text, kind, _snapshot(text, cache, local_only=True), repo_id=text)
-    except Exception:
-        pass
+    found = _cached(text, cache, variant)
+    if found is not None:
+        return ResolvedModel(text, kind, found[0], repo_id=text, variant=found[1])
     if hub_offline(offline):
         raise OfflineError(_hub_offline_message(text))
-    progress(ProgressEvent("download", 0, 0, message=f"Downloading {text} into {cache}"))
+    label = f"Downloading {text}" + (f" ({variant} weights)" if variant else "")
+    progress(ProgressEvent("download", 0, 0, message=f"{label} into {cache}"))
     try:
-        bars = _progress_tqdm(progress, cancel, f"Downloading {text}")
-        folder = _snapshot(text, cache, local_only=False, tqdm_class=bars)
+        bars = _progress_tqdm(progress, cancel, label)
+        folder = None
+        if variant:
+            try:
+                folder = _snapshot(text, cache, local_only=False, tqdm_class=bars, variant=variant)
+            except FileNotFoundError:  # the repo has no such variant: fall back to the full-precision files
+                variant = None
+                bars = _progress_tqdm(progress, cancel, f"Downloading {text}")
+        if folder is None:
+            folder = _snapshot(text, cache, local_only=False, tqdm_class=bars)
     except Exception as err:  # huggingface_hub raises many transport/lookup types
         name = type(err).__name__
         if name in ("RepositoryNotFoundError", "RevisionNotFoundError"):
@@ -237,4 +343,4 @@ def resolve(
         if err.__class__.__name__ == "Cancelled":
             raise
         raise OfflineError(_hub_offline_message(text)) from err
-    return ResolvedModel(text, kind, folder, repo_id=text)
+    return ResolvedModel(text, kind, folder, repo_id=text, variant=variant)

@@ -144,15 +144,45 @@ def run_pack_job(
     cancel: Optional[CancelToken] = None,
     load_model: Optional[Callable[[], Any]] = None,
 ) -> PackJobResult:
-    """Run (or resume) a whole job. `model`: an already loaded `LoadedModel` to reuse (the app keeps one)."""
+    """Run (or resume) a whole job. `model`: an already loaded `LoadedModel` to reuse (the app keeps one).
+
+    Everything that can be checked without the model is checked first; the output folder is locked
+    for the whole run (a concurrent run on it waits) and created only once the model has loaded."""
+    check_pack_job(job)
+    if model is None and load_model is None:
+        from .model_source import classify
+
+        classify(job.model)  # a mistyped model path is refused before intake and masking
+    out = Path(job.out_dir)
+    from .locks import output_lock
+
+    created = not out.exists()
+    try:
+        with output_lock(out, progress=progress, cancel=cancel):
+            return _run_locked(job, out, model=model, progress=progress, cancel=cancel, load_model=load_model)
+    finally:
+        if created:
+            _remove_if_empty(out)  # a refusal or a failure before anything was written leaves no empty folder
+
+
+def _remove_if_empty(folder: Path) -> None:
+    import contextlib
+
+    with contextlib.suppress(OSError):
+        folder.rmdir()  # only succeeds when empty
+
+
+def _run_locked(job: PackJob, out: Path, *, model: Any, progress: ProgressCallback, cancel: Optional[CancelToken],
+                load_model: Optional[Callable[[], Any]]) -> PackJobResult:
+    from .atomic import sweep_stale
     from .finishing import FinishSettings, finish_sticker
     from .intake import load_image
     from .masks import compute_mask
-    from .personalize_config import PersonalizeConfig
+    from .personalize.config import PersonalizeConfig
 
-    _check_job(job)
-    out = Path(job.out_dir)
     phases = _Phases(progress, cancel)
+    for folder in (out, out / "stickers", out / "packs", *sorted((out / "generated").glob("*/"))):
+        sweep_stale(folder)  # temporary files of a run that was killed
 
     phases.start("intake", f"Reading {job.reference}")
     reference = load_image(job.reference)
@@ -169,7 +199,6 @@ def run_pack_job(
         mask_image, mask_method = mask_image.point(lambda v: 255 if v >= 128 else 0), "file"
     if max(mask_image.getextrema()) == 0:
         raise InputError(f"No character was found in {job.reference}; give a mask file with --mask.")
-    out.mkdir(parents=True, exist_ok=True)
 
     phases.start("load", f"Loading {job.model}")
     if model is None:
@@ -179,6 +208,10 @@ def run_pack_job(
             from .loading import load_pipeline
 
             model = load_pipeline(job.model, job.runtime, config=job.model_config, progress=progress, cancel=cancel)
+    from .fs_errors import writing
+
+    with writing(out):
+        out.mkdir(parents=True, exist_ok=True)
 
     config = job.personalize or PersonalizeConfig(schedule=job.schedule)
     config.seed = config.seed if job.personalize else job.seed
@@ -231,20 +264,57 @@ def run_pack_job(
     return result
 
 
-def _check_job(job: PackJob) -> None:
-    if job.variants < 1 or job.variants > 16:
+def check_pack_job(job: PackJob) -> None:
+    """Every check that does not need the model or generated pixels, before anything loads or is written:
+    options (finite, positive, within the documented bounds), the platforms' count and text rules, the
+    output folder and the packs `overwrite_packs` would replace."""
+    from .atomic import check_replaceable
+    from .fs_errors import check_output_folder
+    from .generation import GenerationSettings
+
+    if not isinstance(job.variants, int) or not 1 <= job.variants <= 16:
         raise InputError(f"Variants per sticker must be 1 to 16, not {job.variants}.")
-    if job.steps < 1:
-        raise InputError("Generation steps must be at least 1.")
     if not job.preset.items:
         raise InputError(f"Preset '{job.preset.name}' has no stickers.")
+    n = len(job.preset.items)
+    if not isinstance(job.seed, int) or job.seed < 0:
+        raise InputError(f"The seed must be a whole number of 0 or more, not {job.seed}.")
+    last_seed = job.seed + 1000 * (n - 1) + job.variants - 1
+    if last_seed >= 2**63:
+        raise InputError(f"The seed must be at most {2**63 - 1 - 1000 * (n - 1) - (job.variants - 1)} for this "
+                         f"preset (each sticker uses seeds above it), not {job.seed}.")
+    if job.steps < 1:
+        raise InputError("Generation steps must be at least 1.")
+    GenerationSettings(prompt="check", negative_prompt=job.negative_prompt, seeds=[job.seed, last_seed],
+                       steps=job.steps, guidance_scale=job.guidance_scale, width=job.size, height=job.size,
+                       scheduler=job.scheduler).validate()
+    if job.personalize is not None and job.concept_dir is None:
+        job.personalize.validate()
     if len(set(job.platforms)) != len(job.platforms):
         raise InputError("A platform is listed twice.")
-    from .export import PLATFORMS
+    from .export import PLATFORMS, platform_rules
+    from .export.names import check_text
 
     for platform in job.platforms:
         if platform not in PLATFORMS:
             raise InputError(f"Unknown platform '{platform}'; choose from {', '.join(PLATFORMS)}.")
+        rules = platform_rules(platform)
+        problem = rules.count_problem(n)
+        if problem:
+            raise InputError(f"{problem[:-1]} (the preset '{job.preset.name}' has {n}); choose another preset "
+                             f"or platform.")
+        check_text(job.title, field="title", platform=rules.display, max_len=rules.title_max,
+                   asian_double=rules.asian_double)
+        check_text(job.author, field="author", platform=rules.display, max_len=rules.author_max,
+                   asian_double=rules.asian_double)
+    out = Path(job.out_dir)
+    check_output_folder(out)
+    for platform in job.platforms:
+        check_replaceable(out / "packs" / platform, overwrite=job.overwrite_packs, markers=("pack.json",))
+    if job.concept_dir is not None:
+        from .concept import load_concept
+
+        load_concept(job.concept_dir)  # a missing or damaged concept is refused before the model loads
 
 
 def _concept(job, model, reference, mask, config, phases, progress, cancel):
@@ -255,31 +325,46 @@ def _concept(job, model, reference, mask, config, phases, progress, cancel):
     if job.concept_dir:
         phases.start("personalize", f"Using the concept in {job.concept_dir}")
         return load_concept(job.concept_dir), True
+    from .locks import concept_lock
+
     key = concept_cache_key(reference, mask, model.model_id, config)
     folder = concepts_cache_dir() / key
-    if (folder / "concept.json").is_file():
-        phases.start("personalize", f"Reusing the learned concept {key}")
-        return load_concept(folder), True
     phases.start("personalize", "Learning the character")
-    concept = personalize(model, reference, mask, config, folder, progress=progress, cancel=cancel)
+    # One run learns a given concept at a time; a second one waits here and then reuses it.
+    with concept_lock(key, progress=progress, cancel=cancel):
+        if (folder / "concept.json").is_file():
+            progress(ProgressEvent("personalize", 0, 0, message=f"Reusing the learned concept {key}"))
+            return load_concept(folder), True
+        concept = personalize(model, reference, mask, config, folder, progress=progress, cancel=cancel)
     return concept, False
 
 
+GENERATE_PROGRESS_INTERVAL_S = 0.25
+"""Per-step progress inside a batch is forwarded at most this often (the app redraws a preview per event)."""
+
+
 def _generate(job, model, concept, identity, out, phases, progress, cancel):
-    from .generation import GenerationSettings, generate
+    """All variants of a preset item that still need an image run as ONE batched pipeline call.
+
+    Each variant keeps its own seed and generator (see `generation`), so a batched variant
+    equals the same seed generated alone and resuming reuses exactly the missing ones.
+    Progress counts denoising steps of every image (reused images count as done); an event
+    with the item's label follows each item's saved images."""
+    from .generation import GenerationSettings, batch_size_for, generate
 
     phases.start("generate", "Generating stickers")
     class_word = ""  # the identity string already ends with the class word
     items: list[ItemResult] = []
-    total = len(job.preset.items) * job.variants
+    total = len(job.preset.items) * job.variants * job.steps
     done = reused = 0
+    last_event = 0.0
     for index, spec in enumerate(job.preset.items):
+        if cancel:
+            cancel.raise_if_cancelled()
         prompt = compose_prompt(spec, identity=identity, class_word=class_word)
         folder = f"generated/{index + 1:02d}-{slug(spec.label)}"
-        variants = []
+        variants, missing = [], {}
         for v in range(job.variants):
-            if cancel:
-                cancel.raise_if_cancelled()
             seed = job.seed + 1000 * index + v
             png = out / folder / f"seed-{seed}.png"
             wanted = {"prompt": prompt, "seed": seed, "steps": job.steps, "guidance_scale": job.guidance_scale,
@@ -288,16 +373,31 @@ def _generate(job, model, concept, identity, out, phases, progress, cancel):
             record_path = png.with_suffix(".json")
             if png.is_file() and record_path.is_file() and _same(record_path, wanted):
                 reused += 1
+                done += job.steps
             else:
-                settings = GenerationSettings(prompt=prompt, negative_prompt=job.negative_prompt, seeds=[seed],
-                                              steps=job.steps, guidance_scale=job.guidance_scale,
-                                              width=job.size, height=job.size, scheduler=job.scheduler)
-                image = generate(model, settings, cancel=cancel)[0]
-                atomic_save_image(image.image, png)
-                atomic_write_json(record_path, {**image.record, **wanted, "label": spec.label})
-            done += 1
-            progress(ProgressEvent("generate", done, total, message=spec.label, path=png))
+                missing[seed] = (png, wanted)
             variants.append({"file": f"{folder}/{png.name}", "seed": seed, "score": None})
+        if missing:
+            base = done
+
+            def on_step(event: ProgressEvent) -> None:
+                nonlocal last_event
+                now = time.perf_counter()
+                if now - last_event >= GENERATE_PROGRESS_INTERVAL_S and event.step < event.total:
+                    last_event = now
+                    progress(ProgressEvent("generate", base + event.step, total))
+
+            settings = GenerationSettings(prompt=prompt, negative_prompt=job.negative_prompt, seeds=list(missing),
+                                          steps=job.steps, guidance_scale=job.guidance_scale,
+                                          width=job.size, height=job.size, scheduler=job.scheduler,
+                                          batch_size=batch_size_for(model, len(missing)))
+            for image in generate(model, settings, progress=on_step, cancel=cancel):
+                png, wanted = missing[image.seed]
+                atomic_save_image(image.image, png)
+                atomic_write_json(png.with_suffix(".json"), {**image.record, **wanted, "label": spec.label})
+            done += len(missing) * job.steps
+        progress(ProgressEvent("generate", done, total, message=spec.label,
+                               path=[out / v["file"] for v in variants]))  # the app shows them now
         items.append(ItemResult(index, spec, prompt, variants))
     return items, reused
 

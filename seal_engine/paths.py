@@ -12,7 +12,7 @@ APP_NAME = "SEAL Sticker Studio"
 APP_AUTHOR = "SEAL"
 
 
-def seal_home() -> Path:
+def seal_home(create: bool = True) -> Path:
     override = os.environ.get("SEAL_HOME")
     if override:
         path = Path(override).expanduser()
@@ -20,7 +20,8 @@ def seal_home() -> Path:
         import platformdirs
 
         path = Path(platformdirs.user_data_dir(APP_NAME, APP_AUTHOR))
-    path.mkdir(parents=True, exist_ok=True)
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
     return path
 
 

@@ -21,6 +21,22 @@ SCHEDULERS: dict[str, tuple[str, dict]] = {
     "pndm": ("PNDMScheduler", {}),
 }
 
+SAMPLING_PRESETS: dict[str, tuple[str, int]] = {
+    "standard": ("default", 30),
+    "fast": ("unipc", 12),
+}
+"""(sampler, steps) per named preset. `fast`: a multistep solver at 12 steps. On the toy world
+(benchmarks/toyworld_schedulers.py, 96 prompts, detectors) UniPC 12 and DPM-Solver++ 2M 12 keep
+DDIM 20's attribute accuracy (mean 0.998 and 0.997 vs 0.999) at about a third of the time, while
+DPM-Solver++ 2M with Karras sigmas drops to 0.844 on that zero-terminal-SNR model, so UniPC,
+not the Karras variant, is the preset."""
+
+
+def sampling_preset(name: str) -> tuple[str, int]:
+    if name not in SAMPLING_PRESETS:
+        raise InputError(f"Unknown sampling preset '{name}'; choose one of {', '.join(SAMPLING_PRESETS)}.")
+    return SAMPLING_PRESETS[name]
+
 
 def set_scheduler(pipe: Any, name: str) -> None:
     """Swap the pipeline's scheduler in place; 'default' keeps the model's own."""

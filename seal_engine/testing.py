@@ -142,7 +142,8 @@ def save_tiny_model(out_dir: str | Path, arch: str = "sd15", seed: int = 0) -> P
     quiet_libraries()
     out = Path(out_dir)
     pipe = build_tiny_pipeline(arch, seed)
-    with staged_dir(out, overwrite=out.exists() and (out / "model_index.json").is_file()) as stage:
+    with staged_dir(out, overwrite=out.exists() and (out / "model_index.json").is_file(),
+                    markers=("model_index.json",)) as stage:
         pipe.save_pretrained(str(stage), safe_serialization=True)
     return out
 

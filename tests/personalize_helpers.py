@@ -21,7 +21,7 @@ def reference_image() -> Image.Image:
 
 
 def short_config(**overrides):
-    from seal_engine.personalize_config import PersonalizeConfig
+    from seal_engine.personalize.config import PersonalizeConfig
 
     base = dict(embedding_steps=4, lora_steps=4, class_word="cat", augment_bank=4, probe_attention=False)
     base.update(overrides)

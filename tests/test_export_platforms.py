@@ -119,19 +119,26 @@ def test_existing_pack_dir_is_untouched(tmp_path):
     with pytest.raises(InputError, match="already exists"):
         export_pack(fixture_stickers(3), "signal", title="T", author="A", out_dir=out)
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
-    export_pack(fixture_stickers(3), "signal", title="T", author="A", out_dir=out, overwrite=True)
-    assert not (out / "keep.txt").exists() and validate_pack(out, "signal") == []
+    with pytest.raises(InputError, match="not written by SEAL"):  # --overwrite never deletes a user's folder
+        export_pack(fixture_stickers(3), "signal", title="T", author="A", out_dir=out, overwrite=True)
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    pack = tmp_path / "pack"
+    export_pack(fixture_stickers(3), "signal", title="T", author="A", out_dir=pack)
+    (pack / "extra.txt").write_text("old")
+    export_pack(fixture_stickers(3), "signal", title="T2", author="A", out_dir=pack, overwrite=True)
+    assert not (pack / "extra.txt").exists() and validate_pack(pack, "signal") == []
 
 
 def test_failed_overwrite_keeps_the_old_pack(tmp_path, monkeypatch):
     out = tmp_path / "p"
     out.mkdir()
+    (out / "pack.json").write_text("{}")  # a pack this tool wrote earlier
     (out / "keep.txt").write_text("mine")
     monkeypatch.setattr(whatsapp, "validate", lambda d: ["broken on purpose"])
     with pytest.raises(ValidationError, match="broken on purpose") as err:
         export_pack(fixture_stickers(3), "whatsapp", title="T", author="A", out_dir=out, overwrite=True)
     assert err.value.violations == ["broken on purpose"]
-    assert [p.name for p in out.iterdir()] == ["keep.txt"] and _leftovers(tmp_path) == []
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt", "pack.json"] and _leftovers(tmp_path) == []
 
 
 def test_cancel_leaves_nothing(tmp_path):

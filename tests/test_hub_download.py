@@ -249,3 +249,122 @@ def test_cancelled_download_is_not_mistaken_for_a_cached_model(fake_hub):
     resolved = resolve(REPO, cache_dir=cache)  # reconnecting finishes the download
     assert (resolved.path / "unet" / "diffusion_pytorch_model.safetensors").is_file()
     assert is_cached(REPO, cache)
+
+
+FP16_REPO, PLAIN_REPO = "org/tiny-fp16", "org/plain"
+
+
+@pytest.fixture
+def fp16_hub(tiny_sd15_dir, tmp_path_factory, monkeypatch):
+    """`org/tiny-fp16`: the tiny model's fp32 files AND real fp16 variant files (as SD1.5's repo has);
+    `org/plain`: fp32 files only."""
+    import huggingface_hub.constants as hf_constants
+    import torch
+    from diffusers import StableDiffusionPipeline
+
+    fp16_dir = tmp_path_factory.mktemp("fp16")
+    pipe = StableDiffusionPipeline.from_pretrained(str(tiny_sd15_dir), local_files_only=True)
+    pipe.to(torch.float16).save_pretrained(fp16_dir, variant="fp16", safe_serialization=True)
+    files = {p.relative_to(tiny_sd15_dir).as_posix(): p.read_bytes()
+             for p in sorted(tiny_sd15_dir.rglob("*")) if p.is_file()}
+    variant_files = {p.relative_to(fp16_dir).as_posix(): p.read_bytes()
+                     for p in sorted(fp16_dir.rglob("*.fp16.safetensors"))}
+    assert {"unet/diffusion_pytorch_model.fp16.safetensors", "text_encoder/model.fp16.safetensors",
+            "vae/diffusion_pytorch_model.fp16.safetensors"} <= set(variant_files)
+    hub = FakeHub(repos={FP16_REPO: {**files, **variant_files}, PLAIN_REPO: dict(files)})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(hub))
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+    monkeypatch.setattr(hf_constants, "ENDPOINT", endpoint)
+    monkeypatch.setattr(hf_constants, "HUGGINGFACE_CO_URL_TEMPLATE",
+                        endpoint + "/{repo_id}/resolve/{revision}/{filename}")
+    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    hub.model_files = {**files, **variant_files}  # type: ignore[attr-defined]
+    try:
+        yield hub
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def fake_gpu(monkeypatch):
+    """Make device choice see a CUDA GPU (bf16-capable) and record how pipelines are loaded.
+
+    Placement on the device is skipped (there is no GPU): everything up to `pipe.to(device)` runs."""
+    import torch
+    from diffusers import StableDiffusionPipeline
+
+    import seal_engine.devices as devices
+    import seal_engine.loading as loading
+
+    monkeypatch.setattr(devices, "cuda_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    monkeypatch.setattr(loading, "_place", lambda pipe, device, options: None)
+    calls: list[dict] = []
+    original = StableDiffusionPipeline.from_pretrained.__func__
+
+    def recording(cls, *args, **kwargs):
+        calls.append(kwargs)
+        return original(cls, *args, **kwargs)
+
+    monkeypatch.setattr(StableDiffusionPipeline, "from_pretrained", classmethod(recording))
+    return calls
+
+
+def _weights(names: set[str]) -> set[str]:
+    return {n for n in names if n.endswith(".safetensors")}
+
+
+def test_gpu_choice_downloads_only_the_fp16_files_and_loads_them(fp16_hub, fake_gpu):
+    import torch
+
+    from seal_engine.devices import RuntimeOptions
+    from seal_engine.loading import load_pipeline
+    from seal_engine.model_source import download_size_gb, hub_allow_patterns, preferred_variant
+    from seal_engine.paths import models_cache_dir
+
+    assert preferred_variant() == "fp16" and preferred_variant(dtype="fp32") is None
+    assert download_size_gb("fp16") < download_size_gb(None)
+    model = load_pipeline(FP16_REPO, RuntimeOptions(device="auto"))
+    fetched = fp16_hub.fetched_files(FP16_REPO)
+    assert _weights(fetched) == {"unet/diffusion_pytorch_model.fp16.safetensors",
+                                 "text_encoder/model.fp16.safetensors",
+                                 "vae/diffusion_pytorch_model.fp16.safetensors"}, "no fp32 weights fetched"
+    from huggingface_hub.utils import filter_repo_objects
+
+    assert fetched == set(filter_repo_objects(fp16_hub.model_files, allow_patterns=hub_allow_patterns("fp16")))
+    assert fake_gpu[-1]["variant"] == "fp16" and model.source.variant == "fp16"
+    assert model.device == "cuda" and model.dtype is torch.bfloat16
+    assert next(model.pipe.unet.parameters()).dtype is torch.bfloat16
+    assert is_cached(FP16_REPO, models_cache_dir(), variant="fp16")
+    assert not is_cached(FP16_REPO, models_cache_dir()), "fp16 files alone are not the fp32 model"
+
+
+def test_cpu_choice_keeps_fp32_files(fp16_hub, fake_gpu):
+    import torch
+
+    from seal_engine.devices import RuntimeOptions
+    from seal_engine.loading import load_pipeline
+
+    model = load_pipeline(FP16_REPO, RuntimeOptions(device="cpu"))
+    assert _weights(fp16_hub.fetched_files(FP16_REPO)) == {"unet/diffusion_pytorch_model.safetensors",
+                                                           "text_encoder/model.safetensors",
+                                                           "vae/diffusion_pytorch_model.safetensors"}
+    assert "variant" not in fake_gpu[-1] and model.source.variant is None and model.dtype is torch.float32
+    # A GPU run afterwards can use the cached fp32 files: nothing more is downloaded.
+    fp16_hub.requests.clear()
+    again = load_pipeline(FP16_REPO, RuntimeOptions(device="cuda"))
+    assert not fp16_hub.fetched_files(FP16_REPO) and again.source.variant is None
+
+
+def test_gpu_choice_falls_back_to_fp32_when_the_repo_has_no_fp16_files(fp16_hub, fake_gpu):
+    from seal_engine.devices import RuntimeOptions
+    from seal_engine.loading import load_pipeline
+
+    model = load_pipeline(PLAIN_REPO, RuntimeOptions(device="cuda"))
+    assert model.source.variant is None and "variant" not in fake_gpu[-1]
+    assert "unet/diffusion_pytorch_model.safetensors" in fp16_hub.fetched_files(PLAIN_REPO)

@@ -7,7 +7,7 @@ import torch
 
 from personalize_helpers import load, reference_image, short_config, single_torch_thread  # noqa: F401
 from seal_engine.errors import InputError
-from seal_engine.layer_restriction import resolve_targets
+from seal_engine.personalize.layer_restriction import resolve_targets
 
 
 def test_presets_on_the_tiny_models(tiny_sd15_dir, tiny_sdxl_dir):
@@ -23,6 +23,20 @@ def test_presets_on_the_tiny_models(tiny_sd15_dir, tiny_sdxl_dir):
     xl = resolve_targets(load(tiny_sdxl_dir).pipe.unet, "blora")
     assert xl and {n.split(".transformer_blocks")[0] for n in xl} == {"up_blocks.0.attentions.0",
                                                                       "up_blocks.0.attentions.1"}
+
+
+def test_fine_levels_on_the_sd15_layout_freezes_the_coarse_half():
+    from diffusers import UNet2DConditionModel
+
+    from seal_engine.personalize.layer_restriction import module_sides
+
+    unet = UNet2DConditionModel(sample_size=64, block_out_channels=(8,) * 4, layers_per_block=1,
+                                down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
+                                up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3, cross_attention_dim=8,
+                                attention_head_dim=2, norm_num_groups=4)
+    targets = resolve_targets(unet, "fine-levels", latent_side=64)
+    assert set(module_sides(unet, targets, 64).values()) == {64, 32}  # 16x16 and the 8x8 mid block stay frozen
+    assert {t.rsplit(".attn2.", 1)[1] for t in targets} == {"to_q", "to_k", "to_v", "to_out.0"}
 
 
 def _base_weights(unet):
@@ -48,8 +62,9 @@ def test_frozen_layers_bit_identical_allowed_layers_changed(tmp_path, tiny_sd15_
     assert all(torch.equal(before[k], after[k]) for k in before)  # base weights never move
     targets = concept.meta["lora"]["target_modules"]
     if restricted:
-        assert concept.meta["lora"]["preset"] == "decoder-kv"
-        assert all(t.startswith("up_blocks.") and t.endswith(("attn2.to_k", "attn2.to_v")) for t in targets)
+        assert concept.meta["lora"]["preset"] == "fine-levels"
+        assert all(".attn2." in t and not t.startswith("mid_block") for t in targets)
+        assert concept.meta["component_records"]["layer_restriction"]["adapted_map_sides"] == [8]
     else:
         assert concept.meta["lora"]["preset"] == "all" and any(t.startswith("down_blocks") for t in targets)
     modules = dict(unet.named_modules())

@@ -44,7 +44,7 @@ def test_progress_events_losses_eta_and_previews(tmp_path, tiny_sd15_dir):
     train = [e for e in events if e.phase in ("embeddings", "lora")]
     assert [(e.phase, e.step, e.total) for e in train] == [("embeddings", 1, 3), ("embeddings", 2, 3),
                                                           ("embeddings", 3, 3), ("lora", 1, 2), ("lora", 2, 2)]
-    assert set(train[0].losses) == {"diffusion", "attention", "context_attention", "total"}
+    assert set(train[0].losses) == {"diffusion", "attention", "context_attention", "background", "total"}
     assert all(np.isfinite(list(e.losses.values())).all() for e in train)
     assert train[-1].eta_s == 0 and train[0].eta_s is not None
     previews = [e for e in train if e.preview is not None]
@@ -90,13 +90,16 @@ def test_failure_leaves_nothing_and_existing_output_is_refused(tmp_path, tiny_sd
 
 
 def test_lora_only_keeps_rare_token_rows_and_baseline_records_components(tmp_path, tiny_sd15_dir):
-    from seal_engine.personalize_config import baseline_config
+    from seal_engine.personalize.config import baseline_config
 
     model = load(tiny_sd15_dir)
     cfg = baseline_config(base="lora", lora_steps=3, class_word="cat", augment_bank=2, probe_attention=False)
     concept = _run(model, tmp_path / "c", cfg)
     meta = concept.meta
-    assert meta["components"] == {"attention_loss": False, "split_merge": False, "layer_restriction": False}
+    assert meta["components"] == {"attention_loss": False, "background_loss": False, "split_merge": False,
+                                  "layer_restriction": False, "image_start": False, "auto_caption": True}
+    assert meta["component_records"]["auto_caption"]["caption"] is None  # no CLIP pair for this model: said why
+    assert "started from the class word" in meta["component_records"]["auto_caption"]["reason"]
     assert meta["tokens"]["identity"]["init"] == "sks" and meta["tokens"]["context"] is None
     assert meta["lora"]["preset"] == "all" and meta["steps"]["embeddings"] == 0
     emb = model.pipe.text_encoder.get_input_embeddings().weight
@@ -110,10 +113,13 @@ def test_lora_only_keeps_rare_token_rows_and_baseline_records_components(tmp_pat
 
 def test_config_schedules_and_validation():
     from seal_engine.architecture import Architecture
-    from seal_engine.personalize_config import PersonalizeConfig
+    from seal_engine.personalize.config import PersonalizeConfig
 
     q = PersonalizeConfig().resolve(Architecture.SD1)
-    assert (q.embedding_steps, q.lora_steps, q.lora_rank, q.layer_preset) == (400, 400, 4, "decoder-kv")
+    assert (q.embedding_steps, q.lora_steps, q.lora_rank, q.layer_preset) == (400, 400, 4, "fine-levels")
+    assert (q.embedding_lr, q.lora_lr) == (5e-4, 1e-4)
+    paper = PersonalizeConfig(schedule="paper").resolve(Architecture.SD1)
+    assert (paper.embedding_steps, paper.lora_steps, paper.embedding_lr, paper.lora_lr) == (10, 10, 5e-3, 1e-3)
     xl = PersonalizeConfig(schedule="fast").resolve(Architecture.SDXL)
     assert (xl.embedding_steps, xl.lora_steps, xl.lora_rank, xl.layer_preset) == (100, 100, 64, "blora")
     assert PersonalizeConfig(layer_restriction=False).resolve(Architecture.SD1).layer_preset == "all"
@@ -122,14 +128,15 @@ def test_config_schedules_and_validation():
     assert PersonalizeConfig(base="ti").with_total_steps(7).steps() == (7, 0)
     assert PersonalizeConfig.from_dict(q.to_dict()) == q
     for bad in (dict(base="dreambooth"), dict(num_vectors=0), dict(layer_preset="nope"), dict(scale_range=(2, 1)),
-                dict(identity_token="<a>", context_token="<a>")):
+                dict(identity_token="<a>", context_token="<a>"), dict(attention_weight=float("nan")),
+                dict(background_weight=float("inf")), dict(embedding_lr=float("nan")), dict(schedule="slow")):
         with pytest.raises(InputError):
             PersonalizeConfig(**bad).validate()
 
 
 def test_augmentation_views():
     from seal_engine.augment import make_views
-    from seal_engine.personalize_config import PersonalizeConfig
+    from seal_engine.personalize.config import PersonalizeConfig
 
     ref = reference_image()
     cfg = PersonalizeConfig(augment_bank=12, background_color=(10, 200, 30))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
 from personalize_helpers import QK_PATTERNS, load, reference_image, short_config, single_torch_thread  # noqa: F401
-from seal_engine.split_merge import Subset, TokenNames, loss_region, masked_mse, sample_subset, training_prompt
+from seal_engine.personalize.split_merge import Subset, loss_region, masked_mse, training_prompt
+from seal_engine.personalize.tokens import TokenNames
 
 
 def test_masked_loss_is_normalised_by_area():
@@ -22,18 +22,13 @@ def test_masked_loss_is_normalised_by_area():
 def test_regions_follow_the_named_tokens():
     mask, valid = torch.zeros(1, 4, 4), torch.ones(1, 4, 4)
     mask[:, :2] = 1
-    assert torch.equal(loss_region(Subset.IDENTITY, mask, valid, True), mask)
-    assert torch.equal(loss_region(Subset.CONTEXT, mask, valid, True), 1 - mask)
-    assert torch.equal(loss_region(Subset.BOTH, mask, valid, True), valid)
-    assert torch.equal(loss_region(Subset.IDENTITY, mask, valid, False), valid)  # baseline: whole image
+    assert torch.equal(loss_region(Subset.IDENTITY, mask, valid), mask)
+    assert torch.equal(loss_region(Subset.CONTEXT, mask, valid), 1 - mask)
+    assert torch.equal(loss_region(Subset.BOTH, mask, valid), valid)
 
 
 def test_union_sampling_and_prompts():
     names = TokenNames.make("<id>", 2, "<bg>")
-    rng = np.random.default_rng(0)
-    seen = {sample_subset(rng, (0.5, 0.3, 0.2), True) for _ in range(200)}
-    assert seen == set(Subset)
-    assert {sample_subset(rng, (0.5, 0.3, 0.2), False) for _ in range(20)} == {Subset.IDENTITY}
     assert training_prompt(Subset.BOTH, names, "cat", "far away") == \
         "a sticker of <id> <id>_1 cat on a <bg> background, far away"
     assert "<bg>" not in training_prompt(Subset.IDENTITY, names, "cat")
@@ -48,7 +43,7 @@ def test_prompt_template_captions_the_reference():
         "a <id> cat, smiling, on a <bg> background, far away"
     assert training_prompt(Subset.CONTEXT, names, "cat", "", tpl, "orange") == "a <bg> background"
     from seal_engine.errors import InputError
-    from seal_engine.personalize_config import PersonalizeConfig
+    from seal_engine.personalize.config import PersonalizeConfig
 
     PersonalizeConfig(prompt_template=tpl, background_words="orange").validate()
     for bad in (dict(prompt_template="a cat"), dict(prompt_template=tpl), dict(prompt_template="a {subject} {x}")):
@@ -63,7 +58,9 @@ def test_context_token_moves_onto_the_background_and_is_not_exported(tmp_path, t
 
     ref = reference_image()
     cfg = short_config(embedding_steps=40, lora_steps=40, embedding_lr=1e-2, lora_lr=1e-2, attention_weight=1.0,
-                       split_merge=True, augment=False, probe_attention=True, layer_patterns=QK_PATTERNS)
+                       split_merge=True, augment=False, probe_attention=True, layer_patterns=QK_PATTERNS,
+                       attention_layers=["up_blocks.1.attentions.0.transformer_blocks.0.attn2",
+                                         "up_blocks.1.attentions.1.transformer_blocks.0.attn2"])
     concept = personalize(load(tiny_sd15_dir), ref, ref.getchannel("A"), cfg, tmp_path / "c")
     probe = concept.meta["attention"]
     before, after = probe["probe_before"], probe["probe_after"]
@@ -76,3 +73,19 @@ def test_context_token_moves_onto_the_background_and_is_not_exported(tmp_path, t
     assert list(load_file(str(concept.path / "learned_embeds.safetensors"))) == ["<seal-id>"]
     assert list(load_file(str(concept.path / "context_embeds.safetensors"))) == ["<seal-bg>"]
     assert "<seal-bg>" not in concept.identity_string
+
+
+def test_identity_and_context_are_separate_optimiser_groups_and_the_merge_is_an_option(tmp_path, tiny_sd15_dir):
+    from seal_engine.concept import apply_concept, load_concept
+    from seal_engine.personalize import personalize
+
+    ref = reference_image()
+    model = load(tiny_sd15_dir)
+    concept = personalize(model, ref, ref.getchannel("A"), short_config(merge="identity+context"), tmp_path / "c")
+    record = concept.meta["component_records"]["split_merge"]
+    assert record["optimiser_groups"] == "identity rows and context row separately"
+    assert concept.meta["generation"]["merge"] == "identity+context"
+    assert concept.identity_string == "<seal-id> <seal-bg> cat"
+    fresh = load(tiny_sd15_dir)  # a plain model loads both tokens for this merge
+    assert apply_concept(fresh, load_concept(concept.path)) == "<seal-id> <seal-bg> cat"
+    assert "<seal-bg>" in fresh.pipe.tokenizer.get_vocab()

@@ -2,7 +2,8 @@
 
 Each subcommand is a module in `seal_engine.cli.commands` exposing `NAME`,
 `HELP`, `add_arguments(parser)` and `run(args) -> int`. Errors a user can cause
-(`SealError`, bad option values) print one line on stderr and exit with status 2.
+(`SealError`, bad option values, filesystem errors) print one line on stderr and
+exit with status 2.
 """
 
 from __future__ import annotations
@@ -60,6 +61,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SealError as err:
         print(f"seal {args.command}: {err}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except OSError as err:  # a disk problem (read-only, permission, full...) is the user's to fix: one line
+        from ..fs_errors import describe_os_error
+
+        print(f"seal {args.command}: {describe_os_error(err, verb='access')}", file=sys.stderr)
+        return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print(f"seal {args.command}: interrupted; nothing partial was kept.", file=sys.stderr)
         return 130
@@ -74,4 +80,19 @@ def entry() -> None:
 
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
+    _terminate_like_ctrl_c()
     sys.exit(main())
+
+
+def _terminate_like_ctrl_c() -> None:
+    """SIGTERM (what `kill` and service managers send) unwinds like Ctrl+C, so that staging folders and
+    temporary files are removed on the way out instead of being left for the next run's sweep."""
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGTERM, interrupt)
+    except (ValueError, OSError, AttributeError):  # not the main thread, or no SIGTERM on this OS
+        pass

@@ -36,13 +36,25 @@ from ..progress import CancelToken, ProgressCallback, ProgressEvent, no_progress
 from .clip_models import DEFAULT_CLIP_MODEL
 
 VARIANT_FLAGS: dict[str, dict[str, bool]] = {
-    "baseline": {"attention_loss": False, "split_merge": False, "layer_restriction": False},
-    "seal": {"attention_loss": True, "split_merge": True, "layer_restriction": True},
-    "no-attention-loss": {"attention_loss": False, "split_merge": True, "layer_restriction": True},
-    "no-split-merge": {"attention_loss": True, "split_merge": False, "layer_restriction": True},
-    "no-layer-restriction": {"attention_loss": True, "split_merge": True, "layer_restriction": False},
+    "baseline": {"attention_loss": False, "background_loss": False, "split_merge": False,
+                 "layer_restriction": False},
+    "seal": {"attention_loss": True, "background_loss": True, "split_merge": True, "layer_restriction": True},
+    "no-attention-loss": {"attention_loss": False, "background_loss": True, "split_merge": True,
+                          "layer_restriction": True},
+    "no-background-loss": {"attention_loss": True, "background_loss": False, "split_merge": True,
+                           "layer_restriction": True},
+    "no-split-merge": {"attention_loss": True, "background_loss": True, "split_merge": False,
+                       "layer_restriction": True},
+    "no-layer-restriction": {"attention_loss": True, "background_loss": True, "split_merge": True,
+                             "layer_restriction": False},
+    "no-image-start": {"attention_loss": True, "background_loss": True, "split_merge": True,
+                       "layer_restriction": True, "image_start": False},
+    "no-caption": {"attention_loss": True, "background_loss": True, "split_merge": True,
+                   "layer_restriction": True, "auto_caption": False},
 }
-"""The paper's comparison: plain TTF, TTF+SEAL, and SEAL minus one component at a time."""
+"""The paper's comparison: plain TTF, TTF+SEAL, and SEAL minus one component at a time. The
+image start and the caption are the run's starting point for baseline and SEAL alike (what a
+user gets); their own rows take one of them away from SEAL."""
 
 DEFAULT_VARIANTS = tuple(VARIANT_FLAGS)
 METRICS_VERSION = 1
@@ -100,7 +112,7 @@ class BenchResult:
 
 
 def personalize_config(config: BenchConfig, variant: str, class_word: str):
-    from ..personalize_config import PersonalizeConfig
+    from ..personalize.config import PersonalizeConfig
 
     pc = PersonalizeConfig(base=config.base, schedule=config.schedule, seed=config.seed, class_word=class_word,
                            **VARIANT_FLAGS[variant], **config.personalize_overrides)

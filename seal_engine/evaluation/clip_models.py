@@ -145,11 +145,13 @@ def load_clip(spec: str | os.PathLike = DEFAULT_CLIP_MODEL, *, device: Optional[
 TINY_CLIP_IMAGE_SIZE = 32
 
 
-def save_tiny_clip(out_dir: str | Path, seed: int = 0) -> Path:
+def save_tiny_clip(out_dir: str | Path, seed: int = 0, text_encoder: Any = None) -> Path:
     """Build a tiny random CLIPModel + CLIPProcessor fully offline and `save_pretrained` it.
 
     The tokenizer is the one the tiny diffusion models use (`seal_engine.testing.write_tokenizer`),
     so every prompt word the tests use maps to a real token. Same seed -> same weights.
+    With `text_encoder` (a tiny pipeline's CLIPTextModel) the text tower gets its weights,
+    as CLIP ViT-L/14's text tower is SD1.5's text encoder (`seal_engine.clip_pair` tests).
     """
     import torch
     from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor
@@ -168,6 +170,8 @@ def save_tiny_clip(out_dir: str | Path, seed: int = 0) -> Path:
                       image_size=TINY_CLIP_IMAGE_SIZE, patch_size=8, hidden_act="quick_gelu")
     torch.manual_seed(seed)
     model = CLIPModel(CLIPConfig(text_config=text_cfg, vision_config=vision_cfg, projection_dim=16))
+    if text_encoder is not None:
+        model.text_model.load_state_dict(getattr(text_encoder, "text_model", text_encoder).state_dict())
     image_processor = CLIPImageProcessor(size={"shortest_edge": TINY_CLIP_IMAGE_SIZE},
                                          crop_size={"height": TINY_CLIP_IMAGE_SIZE, "width": TINY_CLIP_IMAGE_SIZE})
     processor = CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer)

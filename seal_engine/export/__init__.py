@@ -5,7 +5,8 @@ image through `seal_engine.intake.load_image`, encodes each sticker with the
 best setting under the platform's byte budget, writes the files into a hidden
 staging folder, runs that platform's validator on it and only then renames it
 into place -- a failure or a cancel leaves nothing, and an existing pack is
-never touched unless `overwrite=True` (and then only once the new one is valid).
+never touched unless `overwrite=True` (and then only once the new one is valid, and
+only if it is a pack this tool wrote: a folder with `pack.json`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional, Protocol
 
-from ..atomic import atomic_write_json, staged_dir
+from ..atomic import atomic_write_json, check_replaceable, staged_dir
 from ..errors import ExportError, InputError, ValidationError
 from ..progress import CancelToken, ProgressCallback
 from . import discord, imessage, line, plain, signal, telegram, whatsapp
@@ -93,13 +94,12 @@ def export_pack(stickers: list[StickerInput], platform: str, *, title: str, auth
     """Write a validated pack for `platform` to `out_dir` (atomically) and describe it."""
     mod = _platform(platform)
     out_dir = Path(out_dir)
-    if out_dir.exists() and not overwrite:
-        raise InputError(f"{out_dir} already exists; choose another output folder or pass --overwrite.")
+    check_replaceable(out_dir, overwrite=overwrite, markers=(MANIFEST,))  # before any pixel work
     ctx = ExportContext(progress=progress, cancel=cancel)
     if workers:
         ctx.workers = workers
     pack = prepare(list(stickers), mod.RULES, title, author, ctx)
-    with staged_dir(out_dir, overwrite=overwrite) as stage:
+    with staged_dir(out_dir, overwrite=overwrite, markers=(MANIFEST,)) as stage:
         written = mod.write_pack(stage, pack, ctx)
         manifest = manifest_dict(mod.RULES.key, pack, written)
         atomic_write_json(stage / MANIFEST, manifest)

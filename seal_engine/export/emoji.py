@@ -115,12 +115,13 @@ def parse_emojis(value: str | list[str], *, where: str) -> list[str]:
 
 def load_emoji_map(path: Path) -> dict[str, list[str]]:
     """Read a JSON object {file stem or label: "emoji(s)" or ["emoji", ...]}."""
+    from ..fs_errors import read_small_file
+
     path = Path(path)
+    data = read_small_file(path, what="Emoji map")  # no FIFO hang, no giant file read whole
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"Emoji map {path} does not exist.") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raw = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise InputError(f"Emoji map {path} is not valid JSON ({err}).") from None
     if not isinstance(raw, dict):
         raise InputError(f"Emoji map {path} must be a JSON object mapping file names to emoji.")

@@ -44,7 +44,8 @@ def check_text(value: str, *, field: str, platform: str, max_len: int | None, mi
     counted = " (wide Asian characters count as 2)" if asian_double else ""
     if width < min_len:
         if min_len == 1:
-            raise InputError(f"{platform} needs a {field}; give one with --{field}.")
+            article = "an" if field[:1].lower() in "aeiou" else "a"
+            raise InputError(f"{platform} needs {article} {field}; give one with --{field}.")
         raise InputError(f"The {field} {text!r} is too short; {platform} needs at least {min_len} characters.")
     if max_len is not None and width > max_len:
         raise InputError(

@@ -1,10 +1,15 @@
 """Built-in subject mask that needs no model weights.
 
-Two regimes, chosen from the image border (which is almost always background):
+Two regimes, chosen from the image border (mostly background, but not all of it
+when the character touches the edge: a close-up, a cropped reference):
 - plain (white, solid, gradient): a smooth colour model (quadratic in x, y per
-  channel) is fitted to the border robustly; pixels far from the model are
-  "edges". Background = everything reachable from the border without crossing
-  an edge.
+  channel) is fitted robustly to the border pixels of one dominant border colour;
+  pixels far from the model are "edges". Background = everything reachable from
+  the border's background pixels without crossing an edge; border pixels the
+  model does not explain are subject running off the image. Guards: a result
+  covering (almost) the whole image is refused as flooded, and when another
+  colour covers nearly as much border, the hypothesis whose subject is more
+  central wins (the body colour is not taken for background: no inverted mask).
 - busy (a scene): no colour model fits, so the barrier is the sticker's dark
   line art (characters, emoji and most generated stickers are outlined). The
   background is flooded from the border through everything that is not thin
@@ -35,6 +40,19 @@ COLOUR_EDGE = 40.0
 LINE_RIM_RATIO = 0.5
 #: Edges are thickened by this before regions are cut, to close gaps.
 EDGE_GAP_PX = 2
+#: A plain background covers at least this share of the border (the rest may be subject); a
+#: smooth patch on less is as likely a flat shape of a busy scene (fixture scenes: 0.17-0.22;
+#: a tight toy close-up's background: 0.28).
+MIN_BORDER_SHARE = 0.25
+#: The fit to the whole border holds only when at least this share of it is background.
+CLASSIC_SHARE = 0.7
+#: A plain-background subject outside this share of the image is flooded or empty: refused.
+MIN_SUBJECT_FRACTION = 0.002
+MAX_SUBJECT_FRACTION = 0.95
+#: A hypothesis on other border pixels within this share of the best one competes on centrality.
+CONTEST_SHARE = 0.2
+#: A background on under half the border must leave a subject at least this much more central.
+MIN_CENTRALITY = 0.05
 
 
 @dataclass(frozen=True)
@@ -58,23 +76,62 @@ def fallback_mask(image: Image.Image) -> tuple[Image.Image, str]:
 
 
 def segment(rgb: np.ndarray) -> tuple[np.ndarray, BackgroundModel]:
-    """Subject as a bool array from an (H, W, 3) float array."""
+    """Subject as a bool array from an (H, W, 3) float array.
+
+    The plain background hypothesis covering most of the border wins (see
+    `background_candidates`), unless its result is flooded or empty. In a tight
+    close-up or a crop the character's body colour can cover about as much
+    border as the background: a hypothesis on other border pixels (mostly
+    disjoint) that covers nearly as much competes, and the one whose subject
+    sits nearer the centre wins, so the body is not taken for background (an
+    inverted mask).
+    """
+    accepted: list[tuple[BackgroundModel, np.ndarray, np.ndarray]] = []
+    candidates = background_candidates(rgb)
+    for predicted, model, inliers in candidates:
+        if model.kind != "plain":
+            continue
+        subject = _plain_subject(rgb, predicted, model)
+        if MIN_SUBJECT_FRACTION <= float(subject.mean()) <= MAX_SUBJECT_FRACTION:
+            accepted.append((model, subject, inliers))  # else flooded (the model is the subject's colour) or empty
+    if accepted:
+        top = accepted[0]
+        rivals = [a for a in accepted
+                  if a[0].inlier_fraction >= top[0].inlier_fraction - CONTEST_SHARE
+                  and (a is top or (a[2] & top[2]).sum() < 0.5 * a[2].sum())]
+        model, subject, _ = max(rivals, key=lambda a: _centrality(a[1])) if len(rivals) > 1 else top
+        if model.inlier_fraction >= 0.5 or _centrality(subject) > MIN_CENTRALITY:
+            return subject, model
+        # under half the border and a "subject" no nearer the centre than its background: as
+        # likely the body colour taken for background as not; the line art decides instead
+    model = candidates[0][1]
+    return _busy_subject(rgb), BackgroundModel("busy", model.noise, model.inlier_fraction)
+
+
+def _plain_subject(rgb: np.ndarray, predicted: np.ndarray, model: BackgroundModel) -> np.ndarray:
+    """Everything the border's background cannot reach without crossing a colour edge."""
     h, w, _ = rgb.shape
-    predicted, model = fit_background(rgb)
-    if model.kind == "plain":
-        residual = np.sqrt(((rgb - predicted) ** 2).sum(axis=2))
-        threshold = max(28.0, 2.5 * model.noise)
-        barrier = residual > threshold
-        background = mm.reconstruct(mm.border_seeds((h, w)), ~barrier)
-        subject = ~background
-        if _chroma(predicted) > COLOURFUL_BG:
-            # enclosed patches of a colourful background are see-through gaps, not
-            # subject (on white they could be the white of an eye, so kept there)
-            gaps = mm.remove_small(~barrier & subject, MIN_GAP_AREA)
-            subject &= ~gaps
-    else:
-        subject = _busy_subject(rgb)
-    return subject, model
+    residual = np.sqrt(((rgb - predicted) ** 2).sum(axis=2))
+    threshold = max(28.0, 2.5 * model.noise)
+    barrier = residual > threshold
+    # only border pixels that fit the model seed the flood: subject touching the edge is no seed
+    background = mm.reconstruct(mm.border_seeds((h, w)), ~barrier)
+    subject = ~background
+    if _chroma(predicted) > COLOURFUL_BG:
+        # enclosed patches of a colourful background are see-through gaps, not
+        # subject (on white they could be the white of an eye, so kept there)
+        gaps = mm.remove_small(~barrier & subject, MIN_GAP_AREA)
+        subject &= ~gaps
+    return subject
+
+
+def _centrality(subject: np.ndarray) -> float:
+    """How much nearer the centre the subject lies than the background (-1..1)."""
+    h, w = subject.shape
+    yy, xx = np.mgrid[:h, :w]
+    r = np.hypot((yy - (h - 1) / 2) / (h / 2), (xx - (w - 1) / 2) / (w / 2))
+    near = 1.0 - r / r.max()
+    return float(near[subject].mean() - near[~subject].mean()) if subject.any() and (~subject).any() else -1.0
 
 
 def _busy_subject(rgb: np.ndarray) -> np.ndarray:
@@ -128,8 +185,15 @@ def _busy_subject(rgb: np.ndarray) -> np.ndarray:
 
 
 
-def fit_background(rgb: np.ndarray, band: int = 3) -> tuple[np.ndarray, BackgroundModel]:
-    """Robust quadratic colour model of the border band, evaluated over the image."""
+def background_candidates(rgb: np.ndarray, band: int = 3) -> list[tuple[np.ndarray, BackgroundModel, np.ndarray]]:
+    """(predicted image, model, border inliers) per smooth colour model of the border band, most border first.
+
+    The border is not all background when the character touches it (a close-up, a
+    crop): a least-squares fit to every border pixel then bends towards the
+    character's colours and the image reads as busy. Instead each of the few
+    dominant border colours seeds a robust fit that grows along a gradient;
+    border pixels the chosen model does not explain are subject touching the edge.
+    """
     h, w, _ = rgb.shape
     ring = np.zeros((h, w), dtype=bool)
     ring[:band, :] = ring[-band:, :] = True
@@ -137,24 +201,76 @@ def fit_background(rgb: np.ndarray, band: int = 3) -> tuple[np.ndarray, Backgrou
     ys, xs = np.nonzero(ring)
     design = _design(xs / max(w - 1, 1), ys / max(h - 1, 1))
     colours = rgb[ys, xs].astype(np.float64)
-    keep = np.ones(len(ys), dtype=bool)
+    # every border pixel (the classic fit, right when the border is mostly background; below
+    # CLASSIC_SHARE it bends between background and subject colours) and each dominant colour
+    everything = np.ones(len(ys), dtype=bool)
+    out: list[tuple[np.ndarray, BackgroundModel, np.ndarray]] = []
+    kept: list[np.ndarray] = []
+    for seed in [everything, *_colour_modes(colours)]:
+        coef, keep, res = _robust_fit(design, colours, seed)
+        inliers = float(keep.mean())
+        if seed is everything and inliers < CLASSIC_SHARE:
+            continue
+        noise = float(np.percentile(res[keep], 95)) if keep.any() else 255.0
+        kind = "plain" if inliers >= MIN_BORDER_SHARE and noise <= 20.0 else "busy"
+        if any((keep & k).sum() >= 0.9 * max(keep.sum(), k.sum()) for k in kept):
+            continue  # the same background found again
+        if kind == "plain":
+            kept.append(keep)
+        out.append((_evaluate(coef, h, w), BackgroundModel(kind, noise, inliers), keep))
+    out.sort(key=lambda c: -c[1].inlier_fraction)
+    return out
+
+
+def fit_background(rgb: np.ndarray, band: int = 3) -> tuple[np.ndarray, BackgroundModel]:
+    """The model of the most common border colour (see `background_candidates`)."""
+    predicted, model, _ = background_candidates(rgb, band)[0]
+    return predicted, model
+
+
+def _colour_modes(colours: np.ndarray, count: int = 3, radius: float = 40.0) -> list[np.ndarray]:
+    """Border pixels near each of the `count` most common colours (coarse histogram peaks)."""
+    left = np.ones(len(colours), dtype=bool)
+    modes = []
+    for _ in range(count):
+        if left.sum() < 0.05 * len(colours):
+            break
+        q = (colours[left] // 32).astype(np.int64)
+        key = (q[:, 0] * 8 + q[:, 1]) * 8 + q[:, 2]
+        peak = colours[left][key == np.bincount(key).argmax()]
+        near = np.sqrt(((colours - np.median(peak, axis=0)) ** 2).sum(axis=1)) <= radius
+        modes.append(near & left)
+        left &= ~near
+    return modes
+
+
+def _robust_fit(design: np.ndarray, colours: np.ndarray, keep: np.ndarray):
+    """Iteratively reweighted (inlier/outlier) quadratic fit from a seed set of pixels.
+
+    A little ridge on the non-constant terms keeps a fit seen on one side of the
+    image from extrapolating wildly to the others.
+    """
+    ridge = np.diag([0.0, 1, 1, 1, 1, 1]) * 1e-3
     coef = np.zeros((design.shape[1], 3))
-    for _ in range(3):
-        coef, *_ = np.linalg.lstsq(design[keep], colours[keep], rcond=None)
+    res = np.full(len(colours), 255.0)
+    for _ in range(8):
+        a = design[keep]
+        coef = np.linalg.solve(a.T @ a + ridge * len(a), a.T @ colours[keep])
         res = np.sqrt(((design @ coef - colours) ** 2).sum(axis=1))
         cut = max(12.0, 3.0 * float(np.median(res[keep])) * 1.4826)
         new_keep = res <= cut
-        if new_keep.sum() < 0.3 * len(res) or np.array_equal(new_keep, keep):
+        if new_keep.sum() < 8 or np.array_equal(new_keep, keep):
             break
         keep = new_keep
-    inliers = float(keep.mean())
-    noise = float(np.percentile(res[keep], 95)) if keep.any() else 255.0
-    kind = "plain" if inliers >= 0.6 and noise <= 20.0 else "busy"
+    return coef, keep, res
+
+
+def _evaluate(coef: np.ndarray, h: int, w: int) -> np.ndarray:
     x = (np.arange(w) / max(w - 1, 1))[None, :, None]
     y = (np.arange(h) / max(h - 1, 1))[:, None, None]
     c = coef.astype(np.float32)
     predicted = (c[0] + c[1] * x + c[3] * x * x) + y * (c[2] + c[4] * x) + c[5] * y * y
-    return predicted.astype(np.float32), BackgroundModel(kind, noise, inliers)
+    return predicted.astype(np.float32)
 
 
 def _chroma(predicted: np.ndarray) -> float:

@@ -1,61 +1,65 @@
-"""The toy-world SEAL bench: baseline TTF vs TTF+SEAL vs each ablation, read back by detectors.
+"""The toy-world SEAL protocol: the settings a user gets, references drawn at random, paired CIs.
 
-For every held-out character (an appearance the world model never saw) one reference
-is rendered on a distinctive background and in a distinctive pose. Each variant
-personalizes the shipped toy model from that one image with the same seed, then
-generates the same prompt set (same noise per prompt) that changes emotion, action,
-framing, style and background. The detectors read every factor back, giving the
-paper's four columns without any learned similarity model:
+`seal bench --world toy` (or `benchmarks/toyworld_seal.py`). What it does, and why:
 
-- identity: shape, colour and accessory all read back as the character's;
-- attribute accuracy: mean over emotion, action, scale, position, style, background of
-  "read back as asked";
-- background leakage: among samples asking for another background, the share whose
-  background reads back as the reference's;
-- pose rigidity: among samples asking for another arm pose or framing, the share where
-  any changed factor reads back as the reference's value.
-A "class word" row (no personalization, prompt says just "creature") is the floor.
-CIs are percentile bootstraps resampling characters (then samples within them).
+- **References drawn at random.** For each held-out appearance (a character the world model
+  never saw), `references` references are rendered with emotion, action, framing, style and
+  background drawn at random (seeded). The mask is the automatic one (`masks.compute_mask`),
+  as a user who drops the image gets; its IoU against the renderer's is recorded.
+- **The settings a user gets.** Each variant is `PersonalizeConfig()` with the engine's
+  defaults (automatic caption, image-embedding start, augmentation, the schedule's steps)
+  and the class word a user would type ("creature"); baseline = the SEAL components off,
+  an ablation = one component off. Never a caption written from the renderer's truth
+  (`--ground-truth-caption` is a separate, labelled diagnostic).
+- **Prompts that can show the effect.** Every prompt asks for an emotion, an arm pose and a
+  background different from the reference's; framing and style at random. One prompt in
+  five leaves the background unnamed and one in five the arm pose: there, leakage is the
+  reference's value showing up more often than chance.
+- **Metrics** (read back by the world's detectors): identity (shape, colour and accessory
+  right); attribute accuracy (named context factors right); background leakage (a named,
+  different background reads back as the reference's); pose rigidity (a changed arm pose or
+  framing reads back as the reference's); emotion copying (the reference's emotion instead
+  of the asked one); and, on unnamed prompts, the reference's background / pose rate against
+  chance (1/6, 1/3).
+- **Paired differences.** SEAL minus baseline per reference, bootstrap CI over references.
+- **Resumable.** Each (schedule, variant, reference) cell is a JSON file in `OUT/cells/`;
+  a rerun skips the cells it has.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import json
 import random
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from .attributes import (APPEARANCE_FACTORS, CLASS_WORD, FACTORS, HELD_OUT_APPEARANCES, Sticker, context_phrase,
-                         prompt_for)
+from .attributes import (_ACTION_WORDS, _POSITION_WORDS, _SCALE_WORDS, APPEARANCE_FACTORS, CLASS_WORD, FACTORS,
+                         HELD_OUT_APPEARANCES, Sticker)
 
 CONTEXT_FACTORS = ("emotion", "action", "scale", "position", "style", "background")
-POSE_FACTORS = ("action", "scale", "position")
-REFERENCE_CONTEXT = dict(emotion="happy", action="up", scale="full", position="centre", style="flat",
-                         background="orange")
-"""The reference's distinctive pose (arms up) and background (orange); fixed before any run."""
 CLASS_ROW = "class word"
-TOY_SETTINGS: dict[str, Any] = {"augment": False}
-"""Toy-world personalization settings shared by every variant (docs/toyworld.md). No scale/shift
-augmentation: the world's camera is categorical (full body / closeup, left / centre / right) and
-named in the caption, while the generic views make sizes and offsets the world never has and add
-words ("far away", "close-up") its word-level vocabulary lacks (they tokenize to single letters).
-Measured: with augmentation 2/8 identity hits, without 8/8 (baseline, 200 steps, same seed)."""
+METRICS = ("identity", "attribute_accuracy", "leakage", "rigidity", "emotion_copy", "unnamed_bg_ref",
+           "unnamed_pose_ref")
+LOWER_IS_BETTER = {"leakage", "rigidity", "emotion_copy", "unnamed_bg_ref", "unnamed_pose_ref"}
+CHANCE = {"unnamed_bg_ref": 1 / len(FACTORS["background"]), "unnamed_pose_ref": 1 / len(FACTORS["action"])}
+PROTOCOL_VERSION = 2
 
 
 @dataclass
 class ToyBenchConfig:
     out_dir: Path
-    variants: list[str] = field(default_factory=lambda: ["baseline", "seal", "no-attention-loss",
-                                                         "no-split-merge", "no-layer-restriction"])
-    characters: int = len(HELD_OUT_APPEARANCES)
-    prompts: int = 24  # per character
+    variants: list[str] = field(default_factory=lambda: ["baseline", "seal"])
+    schedules: list[str] = field(default_factory=lambda: ["paper"])
+    appearances: int = len(HELD_OUT_APPEARANCES)
+    references: int = 3  # per appearance
+    prompts: int = 10  # per reference
+    seeds: int = 2  # generation seeds per prompt
     base: str = "ti+lora"
-    schedule: str = "fast"
-    steps: Optional[int] = None
     seed: int = 0
     generation_steps: int = 20
     pipeline: Optional[Path] = None
@@ -63,54 +67,100 @@ class ToyBenchConfig:
     device: str = "cpu"
     n_resamples: int = 2000
     class_word_row: bool = True
-    caption: bool = True  # train with the reference's context words (reference_template); False: engine default
+    ground_truth_caption: bool = False  # diagnostic only: train with the renderer's caption
     personalize_overrides: dict[str, Any] = field(default_factory=dict)
 
 
-def reference_sticker(appearance: Sequence[str]) -> Sticker:
-    return Sticker(**dict(zip(APPEARANCE_FACTORS, appearance)), **REFERENCE_CONTEXT)
+# ------------------------------------------------------------------ references and prompts
+def draw_references(cfg: ToyBenchConfig) -> list[Sticker]:
+    """`references` stickers per held-out appearance, every context factor drawn at random."""
+    rng = random.Random(cfg.seed)
+    refs = []
+    for app in HELD_OUT_APPEARANCES[: cfg.appearances]:
+        for _ in range(cfg.references):
+            ctx = {f: rng.choice(FACTORS[f]) for f in CONTEXT_FACTORS}
+            refs.append(Sticker(**dict(zip(APPEARANCE_FACTORS, app)), **ctx))
+    return refs
 
 
-def reference_images(ref: Sticker):
-    """(RGBA reference, L mask): the reference keeps its background (opaque), the mask is the creature."""
+def ref_id(ref: Sticker) -> str:
+    return "-".join(getattr(ref, f) for f in (*APPEARANCE_FACTORS, *CONTEXT_FACTORS))
+
+
+def reference_images(ref: Sticker, seed: int = 7) -> tuple[Any, Any, Any]:
+    """(RGBA reference on its own opaque background, automatic mask, renderer's mask)."""
     import numpy as np
     from PIL import Image
 
+    from ..masks import compute_mask
     from .detectors import foreground_mask
     from .render import render
 
-    rgb = render(ref, random.Random(7), jitter=False)
-    mask = foreground_mask(rgb[None], [ref.background])[0]
-    return Image.fromarray(rgb).convert("RGBA"), Image.fromarray((mask * 255).astype(np.uint8), "L")
+    rgb = render(ref, random.Random(seed), jitter=False)
+    truth = foreground_mask(rgb[None], [ref.background])[0]
+    image = Image.fromarray(rgb).convert("RGBA")
+    auto = compute_mask(image, method="auto").mask.convert("L")
+    return image, auto, Image.fromarray((truth * 255).astype(np.uint8), "L")
 
 
-def reference_template(ref: Sticker) -> str:
-    """The reference's caption in the world's own prompt form, e.g. 'a {subject}, happy, arms up, ...,
-    on a {background} background'. The toy text encoder only ever saw fully described prompts, so
-    every variant is trained with the reference's context named (see docs/toyworld.md)."""
-    ctx = context_phrase(ref).replace(f"on a {ref.background} background", "on a {background} background")
-    return "a {subject}, " + ctx
+@dataclass(frozen=True)
+class Ask:
+    sticker: Sticker
+    omit: str  # "" | "background" | "action"
 
 
-def prompt_stickers(ref: Sticker, n: int, seed: int) -> list[Sticker]:
-    """n stickers with the reference's appearance and every context factor drawn uniformly."""
+def prompt_asks(ref: Sticker, n: int, seed: int) -> list[Ask]:
+    """n prompts: emotion, arm pose and background differ from the reference's; one in five leaves
+    the background unnamed, one in five the arm pose."""
     rng = random.Random(seed)
-    return [ref.replace(**{f: rng.choice(FACTORS[f]) for f in CONTEXT_FACTORS}) for _ in range(n)]
+    asks = []
+    for i in range(n):
+        changed = {f: rng.choice([v for v in FACTORS[f] if v != getattr(ref, f)])
+                   for f in ("emotion", "action", "background")}
+        free = {f: rng.choice(FACTORS[f]) for f in ("scale", "position", "style")}
+        omit = {3: "background", 4: "action"}.get(i % 5, "")
+        asks.append(Ask(ref.replace(**changed, **free), omit))
+    return asks
 
 
-def score(asked: Sticker, read: dict[str, str], ref: Sticker) -> dict[str, Any]:
-    """Per-sample values of the four metrics (None where a metric does not apply)."""
-    changed_pose = [f for f in POSE_FACTORS if getattr(asked, f) != getattr(ref, f)]
+def prompt_text(ask: Ask, identity: str) -> str:
+    """The toy world's prompt form with `identity` for the appearance and the omitted factor left out."""
+    s = ask.sticker
+    parts = [s.emotion]
+    if ask.omit != "action":
+        parts.append(_ACTION_WORDS[s.action])
+    parts += [_SCALE_WORDS[s.scale], _POSITION_WORDS[s.position], f"{s.style} style"]
+    if ask.omit != "background":
+        parts.append(f"on a {s.background} background")
+    return f"a {identity}, " + ", ".join(parts)
+
+
+def ground_truth_template(ref: Sticker) -> str:
+    """Diagnostic only: the renderer's own caption (a user does not have it)."""
+    ask = Ask(ref, "")
+    return prompt_text(ask, "{subject}").replace(f"on a {ref.background} background",
+                                                  "on a {background} background")
+
+
+def score(ask: Ask, read: dict[str, str], ref: Sticker) -> dict[str, Any]:
+    """Per-sample metric values (None where a metric does not apply)."""
+    s = ask.sticker
+    named = [f for f in CONTEXT_FACTORS if f != ask.omit]
+    pose_changed = [f for f in ("action", "scale", "position") if f != ask.omit and getattr(s, f) != getattr(ref, f)]
     return {
-        "identity": float(all(read[f] == getattr(asked, f) for f in APPEARANCE_FACTORS)),
-        "attribute_accuracy": sum(read[f] == getattr(asked, f) for f in CONTEXT_FACTORS) / len(CONTEXT_FACTORS),
-        "leakage": (float(read["background"] == ref.background) if asked.background != ref.background else None),
-        "rigidity": (float(any(read[f] == getattr(ref, f) for f in changed_pose)) if changed_pose else None),
-        **{f"ok_{f}": float(read[f] == getattr(asked, f)) for f in FACTORS},
+        "identity": float(all(read[f] == getattr(s, f) for f in APPEARANCE_FACTORS)),
+        "attribute_accuracy": sum(read[f] == getattr(s, f) for f in named) / len(named),
+        "leakage": float(read["background"] == ref.background) if ask.omit != "background" else None,
+        "rigidity": float(any(read[f] == getattr(ref, f) for f in pose_changed)) if pose_changed else None,
+        "emotion_copy": float(read["emotion"] == ref.emotion),
+        "unnamed_bg_ref": float(read["background"] == ref.background) if ask.omit == "background" else None,
+        "unnamed_pose_ref": float(read["action"] == ref.action) if ask.omit == "action" else None,
+        **{f"ok_{f}": float(read[f] == getattr(s, f)) for f in FACTORS if f != ask.omit},
     }
 
 
-def _load_model(cfg: ToyBenchConfig):
+# ------------------------------------------------------------------ one cell
+def _load_model(cfg: ToyBenchConfig) -> Any:
     from ..devices import RuntimeOptions
     from ..loading import load_pipeline
     from .model import default_pipeline_dir
@@ -118,112 +168,198 @@ def _load_model(cfg: ToyBenchConfig):
     return load_pipeline(str(cfg.pipeline or default_pipeline_dir()), RuntimeOptions(device=cfg.device, dtype="fp32"))
 
 
-def _personalize(cfg: ToyBenchConfig, variant: str, model: Any, ref: Sticker, ref_img: Any, mask: Any, out: Path):
+def personalize_config(cfg: ToyBenchConfig, variant: str, schedule: str, ref: Sticker) -> Any:
+    """The user's defaults, the variant's switches, nothing else (the diagnostics are labelled)."""
     from ..evaluation.bench import VARIANT_FLAGS
+    from ..personalize.config import PersonalizeConfig
+
+    extra: dict[str, Any] = dict(cfg.personalize_overrides)
+    if cfg.ground_truth_caption:
+        extra.update(prompt_template=ground_truth_template(ref), background_words=ref.background)
+    return PersonalizeConfig(base=cfg.base, schedule=schedule, seed=cfg.seed, class_word=CLASS_WORD,
+                             probe_attention=True, **{**VARIANT_FLAGS[variant], **extra})
+
+
+def run_cell(cfg: ToyBenchConfig, variant: str, schedule: str, ref: Sticker, index: int, detector: Any,
+             work: Path) -> dict:
+    from ..evaluation.rigidity import mask_iou
     from ..personalize import personalize
-    from ..personalize_config import PersonalizeConfig
-
-    caption = dict(prompt_template=reference_template(ref), background_words=ref.background) if cfg.caption else {}
-    settings = {**TOY_SETTINGS, **caption, **cfg.personalize_overrides}
-    pc = PersonalizeConfig(base=cfg.base, schedule=cfg.schedule, seed=cfg.seed, class_word=CLASS_WORD,
-                           probe_attention=False, **VARIANT_FLAGS[variant], **settings)
-    if cfg.steps is not None:
-        pc = pc.with_total_steps(cfg.steps)
-    return personalize(model, ref_img, mask, pc, out, overwrite=True)
-
-
-def run_cell(cfg: ToyBenchConfig, variant: str, ref: Sticker, asked: list[Sticker], detector: Any,
-             work: Path) -> tuple[list[dict], dict[str, float]]:
-    """Personalize (unless the class-word row), generate the prompts, read them back."""
     from .evaluate import generate
 
     model = _load_model(cfg)
+    asks = prompt_asks(ref, cfg.prompts, seed=cfg.seed + 100 * index)
     t0 = time.perf_counter()
+    info: dict[str, Any] = {}
     if variant == CLASS_ROW:
         identity = CLASS_WORD
-        pers_s = 0.0
     else:
-        ref_img, mask = reference_images(ref)
-        concept = _personalize(cfg, variant, model, ref, ref_img, mask, work / f"{'-'.join(ref.appearance)}-{variant}")
+        image, mask, truth = reference_images(ref)
+        info["mask_iou"] = round(mask_iou(mask, truth), 4)
+        concept = personalize(model, image, mask, personalize_config(cfg, variant, schedule, ref),
+                              work / f"{index}-{variant}", overwrite=True)
         identity = concept.identity_string
-        pers_s = time.perf_counter() - t0
+        meta = concept.meta
+        info.update(caption=meta["component_records"].get("auto_caption", {}).get("caption"),
+                    start=meta["tokens"]["identity"].get("start"),
+                    probe_before=meta["attention"]["probe_before"], probe_after=meta["attention"]["probe_after"],
+                    layers=meta["attention"]["layers"], notes=meta["notes"],
+                    loss_balance=meta["loss_balance"])
+    pers_s = time.perf_counter() - t0
     t1 = time.perf_counter()
-    prompts = [prompt_for(s, identity=identity) for s in asked]
-    images = generate(model.pipe, prompts, seed=cfg.seed + 1000, steps=cfg.generation_steps)
+    prompts = [prompt_text(a, identity) for a in asks]
+    import numpy as np
+
+    images = np.concatenate([generate(model.pipe, prompts, seed=cfg.seed + 1000 + 100 * k, steps=cfg.generation_steps)
+                             for k in range(cfg.seeds)])
     gen_s = time.perf_counter() - t1
     reads = detector.predict(images)
-    rows = [{"character": "-".join(ref.appearance), "prompt": p, "asked": s.as_dict(), "read": r, **score(s, r, ref)}
-            for p, s, r in zip(prompts, asked, reads)]
+    rows = []
+    for j, read in enumerate(reads):
+        ask = asks[j % len(asks)]
+        rows.append({"reference": ref_id(ref), "prompt": prompts[j % len(asks)], "seed_index": j // len(asks),
+                     "read": read, **score(ask, read, ref)})
     del model
     gc.collect()
-    return rows, {"personalize_s": pers_s, "generate_s": gen_s}
+    return {"variant": variant, "schedule": schedule, "reference": ref_id(ref), "rows": rows,
+            "personalize_s": round(pers_s, 2), "generate_s": round(gen_s, 2), **info}
 
 
-def summarise(variant: str, rows: list[dict], times: dict[str, float], n_resamples: int):
+# ------------------------------------------------------------------ summaries
+def per_reference(rows: list[dict], metric: str) -> dict[str, float]:
+    out: dict[str, list[float]] = {}
+    for r in rows:
+        if r.get(metric) is not None:
+            out.setdefault(r["reference"], []).append(r[metric])
+    return {k: sum(v) / len(v) for k, v in out.items()}
+
+
+def summarise(cells: list[dict], n_resamples: int) -> dict[str, Any]:
     from ..evaluation.bootstrap import bootstrap_ci
-    from ..evaluation.report import ReportRow
 
-    groups = [r["character"] for r in rows]
-
-    def ci(key: str):
-        return bootstrap_ci([r[key] for r in rows], groups=groups, n_resamples=n_resamples)
-
-    metrics = {k: ci(k) for k in ("identity", "attribute_accuracy", "leakage", "rigidity")}
-    per_attr = {f: ci(f"ok_{f}") for f in FACTORS}
-    return ReportRow(variant=variant, metrics=metrics, per_attribute=per_attr, samples=rows,
-                     timings={k: round(v, 1) for k, v in times.items()})
-
-
-def _columns():
-    from ..evaluation.report import MetricColumn
-
-    return (
-        MetricColumn("identity", "identity (appearance read back)"),
-        MetricColumn("attribute_accuracy", "attribute acc."),
-        MetricColumn("leakage", "bg leakage", rate=True, higher_is_better=False),
-        MetricColumn("rigidity", "pose rigidity", rate=True, higher_is_better=False),
-    )
+    rows = [r for c in cells for r in c["rows"]]
+    groups = [r["reference"] for r in rows]
+    out = {}
+    for m in METRICS:
+        vals = [r.get(m) for r in rows]
+        out[m] = bootstrap_ci(vals, groups=groups, n_resamples=n_resamples).to_dict()
+    out["personalize_s"] = round(sum(c["personalize_s"] for c in cells) / max(1, len(cells)), 2)
+    out["references"] = len(cells)
+    return out
 
 
-def run_toy_bench(cfg: ToyBenchConfig, log=print) -> tuple[Path, Path, list]:
+def paired(cells_a: list[dict], cells_b: list[dict], metric: str, n_resamples: int, seed: int = 0) -> dict:
+    """Mean over references of (a - b), with a percentile bootstrap CI resampling references."""
+    import numpy as np
+
+    a = per_reference([r for c in cells_a for r in c["rows"]], metric)
+    b = per_reference([r for c in cells_b for r in c["rows"]], metric)
+    keys = sorted(set(a) & set(b))
+    if not keys:
+        return {"estimate": None, "low": None, "high": None, "n": 0}
+    d = np.array([a[k] - b[k] for k in keys])
+    rng = np.random.default_rng(seed)
+    boots = d[rng.integers(0, len(d), size=(n_resamples, len(d)))].mean(1)
+    return {"estimate": float(d.mean()), "low": float(np.percentile(boots, 2.5)),
+            "high": float(np.percentile(boots, 97.5)), "n": len(keys)}
+
+
+def _fmt(ci: dict, rate: bool) -> str:
+    if ci.get("estimate") is None:
+        return "n/a"
+    if rate:
+        return f"{100 * ci['estimate']:.0f}% [{100 * ci['low']:.0f}, {100 * ci['high']:.0f}]"
+    return f"{ci['estimate']:.3f} [{ci['low']:.3f}, {ci['high']:.3f}]"
+
+
+def _fmt_diff(ci: dict) -> str:
+    if ci.get("estimate") is None:
+        return "n/a"
+    return f"{ci['estimate']:+.3f} [{ci['low']:+.3f}, {ci['high']:+.3f}]"
+
+
+def render_markdown(results: dict[str, dict[str, dict]], diffs: dict[str, dict[str, dict]], meta: dict) -> str:
+    lines = ["# SEAL protocol, toy world", ""]
+    lines += [f"- {k}: {v}" for k, v in meta.items()]
+    head = ("| schedule | variant | identity ↑ | attribute acc. ↑ | bg leakage ↓ | pose rigidity ↓ | emotion copy ↓ "
+            "| unnamed bg = ref (chance 17%) ↓ | unnamed pose = ref (chance 33%) ↓ | refs | personalize s/ref |")
+    lines += ["", "## Results", "", head, "|" + "---|" * 11]
+    for sched, by_var in results.items():
+        for var, s in by_var.items():
+            cells = [_fmt(s[m], m in LOWER_IS_BETTER) for m in METRICS]
+            lines.append(f"| {sched} | {var} | " + " | ".join(cells) + f" | {s['references']} | {s['personalize_s']} |")
+    lines += ["", "## Paired differences against the baseline (per reference, 95% bootstrap CI over references)", "",
+              "| schedule | variant − baseline | identity | attribute acc. | bg leakage | pose rigidity | emotion copy |",
+              "|" + "---|" * 7]
+    for sched, by_var in diffs.items():
+        for var, d in by_var.items():
+            lines.append(f"| {sched} | {var} | " + " | ".join(_fmt_diff(d[m]) for m in METRICS[:5]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------ the run
+def run_toy_bench(cfg: ToyBenchConfig, log: Any = print) -> tuple[Path, Path, dict]:
+    from ..atomic import atomic_write_json, atomic_write_text
     from ..evaluation.bench import parse_variants
-    from ..evaluation.report import write_report
     from .detectors import Detector
 
-    variants = ([CLASS_ROW] if cfg.class_word_row else []) + parse_variants(cfg.variants)
+    variants = parse_variants([v for v in cfg.variants if v != CLASS_ROW])
     detector = Detector(cfg.detector, device=cfg.device)
-    chars = [reference_sticker(a) for a in HELD_OUT_APPEARANCES[: cfg.characters]]
+    refs = draw_references(cfg)
+    cells_dir = Path(cfg.out_dir) / "cells"
     began = time.perf_counter()
-    rows_by_variant: dict[str, list[dict]] = {v: [] for v in variants}
-    times: dict[str, dict[str, float]] = {v: {"personalize_s": 0.0, "generate_s": 0.0} for v in variants}
+    todo: list[tuple[str, str]] = [("-", CLASS_ROW)] if cfg.class_word_row else []
+    todo += [(s, v) for s in cfg.schedules for v in variants]
+    done: dict[tuple[str, str], list[dict]] = {}
     with tempfile.TemporaryDirectory(prefix="toybench-") as tmp:
-        for ci_, ref in enumerate(chars):
-            asked = prompt_stickers(ref, cfg.prompts, seed=cfg.seed + 100 * ci_)
-            for v in variants:
-                rows, t = run_cell(cfg, v, ref, asked, detector, Path(tmp))
-                rows_by_variant[v] += rows
-                for k, val in t.items():
-                    times[v][k] += val
-                ident = sum(r["identity"] for r in rows) / len(rows)
-                log(f"{'-'.join(ref.appearance):24s} {v:22s} identity {ident:.2f}  "
-                    f"personalize {t['personalize_s']:.1f}s generate {t['generate_s']:.1f}s")
-    report_rows = [summarise(v, rows_by_variant[v], times[v], cfg.n_resamples) for v in variants]
-    meta = {"world": "toy (seal_engine/toyworld)", "characters": len(chars), "prompts per character": cfg.prompts,
-            "base": cfg.base, "schedule": cfg.schedule, "steps": cfg.steps or "schedule default",
-            "seed": cfg.seed, "generation": f"DDIM {cfg.generation_steps} steps", "device": cfg.device,
-            "reference": f"arms {REFERENCE_CONTEXT['action']}, {REFERENCE_CONTEXT['background']} background",
-            "training prompt": "reference caption (reference_template)" if cfg.caption else "engine default",
-            "toy settings": {**TOY_SETTINGS, **cfg.personalize_overrides},
-            "total seconds": round(time.perf_counter() - began, 1)}
-    md, js = write_report(report_rows, cfg.out_dir, title="SEAL bench, toy world", meta=meta, columns=_columns())
-    return md, js, report_rows
+        for sched, var in todo:
+            for i, ref in enumerate(refs):
+                path = cells_dir / sched / var.replace(" ", "-") / f"{i:03d}.json"
+                if path.exists():
+                    cell = json.loads(path.read_text(encoding="utf-8"))
+                else:
+                    cell = run_cell(cfg, var, sched, ref, i, detector, Path(tmp))
+                    atomic_write_json(path, cell)
+                    ident = sum(r["identity"] for r in cell["rows"]) / len(cell["rows"])
+                    log(f"{sched:8s} {var:22s} {i:3d} {cell['reference']:60s} identity {ident:.2f} "
+                        f"personalize {cell['personalize_s']:.1f}s caption: {cell.get('caption')}")
+                done.setdefault((sched, var), []).append(cell)
+    results: dict[str, dict[str, dict]] = {}
+    diffs: dict[str, dict[str, dict]] = {}
+    for (sched, var), cells in done.items():
+        results.setdefault(sched, {})[var] = summarise(cells, cfg.n_resamples)
+        if var != "baseline" and (sched, "baseline") in done and sched != "-":
+            diffs.setdefault(sched, {})[var] = {m: paired(cells, done[(sched, "baseline")], m, cfg.n_resamples)
+                                                for m in METRICS}
+    meta = {"protocol": f"v{PROTOCOL_VERSION} (seal_engine/toyworld/bench.py docstring)",
+            "references": f"{len(refs)} ({cfg.references} per held-out appearance x {cfg.appearances}, factors "
+                          f"drawn with seed {cfg.seed})",
+            "prompts": f"{cfg.prompts} per reference x {cfg.seeds} seeds", "base": cfg.base,
+            "settings": ("engine defaults" if not cfg.personalize_overrides else
+                         f"engine defaults + {cfg.personalize_overrides}")
+                        + (" + GROUND-TRUTH CAPTION (diagnostic)" if cfg.ground_truth_caption else ""),
+            "class word": CLASS_WORD, "mask": "automatic (masks.compute_mask auto)",
+            "generation": f"DDIM {cfg.generation_steps} steps", "device": cfg.device,
+            "seconds": round(time.perf_counter() - began, 1)}
+    md = render_markdown(results, diffs, meta)
+    out = Path(cfg.out_dir)
+    md_path, js_path = out / "results.md", out / "results.json"
+    atomic_write_text(md_path, md)
+    atomic_write_json(js_path, {"meta": meta, "config": {**asdict(cfg), "out_dir": str(cfg.out_dir),
+                                                          "pipeline": str(cfg.pipeline), "detector": str(cfg.detector)},
+                                "results": results, "paired_differences": diffs})
+    return md_path, js_path, {"results": results, "diffs": diffs}
 
 
 # ------------------------------------------------------------------ `seal bench --world toy`
 def add_arguments(group: Any) -> None:
-    group.add_argument("--toy-characters", type=int, default=len(HELD_OUT_APPEARANCES),
-                       help="held-out characters to use (default: all)")
-    group.add_argument("--toy-prompts", type=int, default=24, help="prompts per character")
+    group.add_argument("--toy-appearances", type=int, default=len(HELD_OUT_APPEARANCES),
+                       help="held-out appearances to use (default: all six)")
+    group.add_argument("--toy-references", type=int, default=3, help="references per appearance (default 3)")
+    group.add_argument("--toy-prompts", type=int, default=10, help="prompts per reference (default 10)")
+    group.add_argument("--toy-seeds", type=int, default=2, help="generation seeds per prompt (default 2)")
+    group.add_argument("--toy-schedules", default="paper", help="comma list of paper,fast,quality (default paper)")
+    group.add_argument("--ground-truth-caption", action="store_true",
+                       help="diagnostic: train with the renderer's caption (a user does not have it)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -231,11 +367,15 @@ def run(args: argparse.Namespace) -> int:
 
     device = args.device if getattr(args, "device", "auto") not in (None, "auto") else "cpu"
     cfg = ToyBenchConfig(out_dir=Path(args.out), variants=parse_variants(args.variants),
-                         characters=args.toy_characters, prompts=args.toy_prompts, base=args.base,
-                         schedule=args.schedule, steps=args.steps, seed=args.seed,
+                         schedules=[s.strip() for s in args.toy_schedules.split(",") if s.strip()],
+                         appearances=args.toy_appearances, references=args.toy_references,
+                         prompts=args.toy_prompts, seeds=args.toy_seeds, base=args.base, seed=args.seed,
                          generation_steps=args.gen_steps,
                          pipeline=Path(args.model) if getattr(args, "model", None) else None, device=device,
-                         n_resamples=args.resamples)
-    md, _js, _rows = run_toy_bench(cfg)
+                         n_resamples=args.resamples, ground_truth_caption=args.ground_truth_caption)
+    md, _js, _res = run_toy_bench(cfg)
     print(md.read_text(encoding="utf-8"))
     return 0
+
+
+__all__ = ["ToyBenchConfig", "run_toy_bench", "draw_references", "prompt_asks", "prompt_text", "score", "paired"]

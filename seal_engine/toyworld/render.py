@@ -95,8 +95,11 @@ def _shade(img: Image.Image, mask: Image.Image, top: float, bottom: float, cx: f
     return res
 
 
-def render(s: Sticker, rng: Optional[random.Random] = None, *, jitter: bool = True) -> np.ndarray:
-    """Draw one sticker as a (64, 64, 3) uint8 array. Deterministic for a given rng state."""
+def render(s: Sticker, rng: Optional[random.Random] = None, *, jitter: bool = True,
+           background_rgb: Optional[tuple[int, int, int]] = None) -> np.ndarray:
+    """Draw one sticker as a (64, 64, 3) uint8 array. Deterministic for a given rng state.
+
+    `background_rgb` overrides the background's colour (matting plates, see render_with_mask)."""
     rng = rng or random.Random(0)
     j = (lambda a: rng.uniform(-a, a)) if jitter else (lambda a: 0.0)
     r = _R[s.scale] * (1.0 + j(0.06))
@@ -105,7 +108,7 @@ def render(s: Sticker, rng: Optional[random.Random] = None, *, jitter: bool = Tr
     cy = _CY[s.scale] + j(3.0)
     ow = _OUTLINE_W[s.style]
     body = BODY_RGB[s.colour]
-    img = Image.new("RGB", (_W, _W), BACKGROUND_RGB[s.background])
+    img = Image.new("RGB", (_W, _W), background_rgb or BACKGROUND_RGB[s.background])
     d = ImageDraw.Draw(img)
 
     # legs
@@ -209,3 +212,32 @@ def render_many(stickers: list[Sticker], seed: int = 0, workers: int = 1) -> np.
     with mp.get_context("fork").Pool(workers) as pool:
         parts = pool.map(_render_chunk, chunks)
     return np.concatenate(parts, axis=0)
+
+
+#: Two backgrounds far apart in every channel, used to recover the creature's coverage.
+_MATTE_PAIR = ((245, 245, 245), (25, 35, 115))
+
+
+def render_with_mask(s: Sticker, rng: Optional[random.Random] = None, *,
+                     jitter: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(rgb, mask): the sticker as `render` draws it and its exact subject mask (bool, 64x64).
+
+    Difference matting: the same creature (same jitter) drawn on two known backgrounds
+    differs only where background shows through, by (1 - coverage) * (bg_a - bg_b).
+    A pixel is subject when its coverage is at least one half, so anti-aliased edges are
+    split like a rasteriser would. Ground truth for mask tests on any background.
+    """
+    rng = rng or random.Random(0)
+    start = rng.getstate()
+    rgb = render(s, rng, jitter=jitter)
+    end = rng.getstate()
+    plates = []
+    for bg in _MATTE_PAIR:
+        rng.setstate(start)
+        plates.append(render(s, rng, jitter=jitter, background_rgb=bg).astype(np.float32))
+    rng.setstate(end)
+    channel = int(np.argmax(np.abs(np.subtract(*_MATTE_PAIR))))
+    span = float(abs(_MATTE_PAIR[0][channel] - _MATTE_PAIR[1][channel]))
+    coverage = 1.0 - np.abs(plates[0][..., channel] - plates[1][..., channel]) / span
+    return rgb, coverage >= 0.5
+

@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="base test-time fine-tuning method SEAL wraps")
     parser.add_argument("--steps", type=int, default=None, metavar="N",
                         help="total personalization steps (default: the schedule's)")
-    parser.add_argument("--schedule", choices=["fast", "quality"], default="quality")
+    parser.add_argument("--schedule", choices=["paper", "fast", "quality"], default="quality")
     parser.add_argument("--seed", type=int, default=0, help="personalization seed, the same for every variant")
     parser.add_argument("--gen-steps", type=int, default=30, metavar="N", help="denoising steps per sample")
     parser.add_argument("--guidance", type=float, default=7.5)

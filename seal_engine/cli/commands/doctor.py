@@ -39,9 +39,19 @@ def run(args: argparse.Namespace) -> int:
     rows += [
         ("data dir", str(seal_home())),
         ("model cache", str(models_cache_dir())),
-        ("default model", f"{DEFAULT_MODEL} ({'cached' if is_cached(DEFAULT_MODEL) else 'not cached'})"),
+        ("default model", f"{DEFAULT_MODEL} ({_cache_state()})"),
     ]
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         print(f"{key:<{width}}  {value}")
     return 0
+
+
+def _cache_state() -> str:
+    """Cached, or what the first run will download on this machine (fp16 files on a GPU, fp32 on CPU)."""
+    from ...model_source import DEFAULT_MODEL, download_size_gb, is_cached, preferred_variant
+
+    variant = preferred_variant()
+    if is_cached(DEFAULT_MODEL, variant=variant):
+        return "cached"
+    return f"not cached; about {download_size_gb(variant):g} GB to download ({variant or 'fp32'} weights)"

@@ -41,14 +41,28 @@ def sticker_files(folder: Path) -> list[Path]:
     return files
 
 
+def label_of(stem: str) -> str:
+    """'01_happy' or '03-waving' (how packs and `seal pack` number their files) -> 'happy': re-exporting a pack's
+    stickers must not stack numbers ('01_01_happy'); the file order still comes from the names."""
+    import re
+
+    label = re.sub(r"^\d{1,4}[-_ ]+(?=\S)", "", stem)
+    return label or stem
+
+
 def run(args: argparse.Namespace) -> int:
     from ...export import StickerInput, export_pack
     from ...export.emoji import load_emoji_map
 
+    from ...atomic import check_replaceable
+
+    check_replaceable(args.out_dir, overwrite=args.overwrite, markers=("pack.json",))
     files = sticker_files(args.sticker_dir)
     emoji_map = load_emoji_map(args.emoji_map) if args.emoji_map else {}
     stickers = [
-        StickerInput(path, label=path.stem, emojis=emoji_map.get(path.stem) or emoji_map.get(path.name) or [])
+        StickerInput(path, label=label_of(path.stem),
+                     emojis=emoji_map.get(path.stem) or emoji_map.get(path.name) or emoji_map.get(label_of(path.stem))
+                     or [])
         for path in files
     ]
     result = export_pack(stickers, args.platform, title=args.title, author=args.author, out_dir=args.out_dir,

@@ -61,10 +61,22 @@ def run(args: argparse.Namespace) -> int:
     for path, image in zip(args.images, images):
         result = compute_mask(image, args.method, sam_checkpoint=args.sam_checkpoint)
         finished.append((finish_sticker(image, settings, mask=result.mask), result.method))
-    for name, (sticker, method) in zip(names, finished):
-        out = args.output / name
-        atomic_save_image(sticker, out, format="PNG")
-        print(f"{out} ({sticker.width}x{sticker.height}, mask: {method})", file=sys.stderr)
+    written: list[Path] = []
+    lines: list[str] = []
+    try:  # all or nothing: a full disk half-way removes the stickers this run added
+        for name, (sticker, method) in zip(names, finished):
+            out = args.output / name
+            existed = out.exists()
+            atomic_save_image(sticker, out, format="PNG")
+            if not existed:
+                written.append(out)
+            lines.append(f"{out} ({sticker.width}x{sticker.height}, mask: {method})")
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+    for line in lines:
+        print(line, file=sys.stderr)
     return 0
 
 

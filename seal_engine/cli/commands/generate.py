@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ...errors import InputError
-from ...schedulers import SCHEDULERS
+from ...schedulers import SAMPLING_PRESETS, SCHEDULERS, sampling_preset
 from ..options import TerminalProgress, add_model_arguments, runtime_from_args
 
 NAME = "generate"
@@ -18,10 +18,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prompt", required=True)
     parser.add_argument("--negative", default="")
     parser.add_argument("--seed", type=int, nargs="+", default=[0], metavar="N")
-    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--steps", type=int, default=None, help="default: the sampling preset's (30; fast: 12)")
     parser.add_argument("--guidance", type=float, default=7.5)
     parser.add_argument("--size", default=None, metavar="WxH", help="default: the model's native size")
-    parser.add_argument("--scheduler", choices=list(SCHEDULERS), default="default")
+    parser.add_argument("--scheduler", choices=list(SCHEDULERS), default=None,
+                        help="default: the sampling preset's (the model's own; fast: unipc)")
+    parser.add_argument("--sampling", choices=list(SAMPLING_PRESETS), default="standard",
+                        help="fast: UniPC at 12 steps (see docs/speed.md); --scheduler/--steps override it")
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("-o", "--out", required=True, metavar="OUT_DIR")
     parser.add_argument("--concept", metavar="CONCEPT_DIR",
@@ -36,9 +39,11 @@ def run(args: argparse.Namespace) -> int:
     width = height = None
     if args.size:
         width, height = parse_size(args.size)
+    preset_scheduler, preset_steps = sampling_preset(getattr(args, "sampling", "standard"))
     settings = GenerationSettings(prompt=args.prompt, negative_prompt=args.negative, seeds=args.seed,
-                                  steps=args.steps, guidance_scale=args.guidance, width=width, height=height,
-                                  scheduler=args.scheduler, batch_size=args.batch)
+                                  steps=args.steps if args.steps is not None else preset_steps,
+                                  guidance_scale=args.guidance, width=width, height=height,
+                                  scheduler=args.scheduler or preset_scheduler, batch_size=args.batch)
     settings.validate()
     out = Path(args.out)
     if out.exists() and not out.is_dir():

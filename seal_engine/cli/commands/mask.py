@@ -31,8 +31,11 @@ def run(args: argparse.Namespace) -> int:
     from ...intake import load_image
     from ...masks import compute_mask
 
-    if args.dilate < 0:
-        raise InputError("--dilate must be 0 or more pixels.")
+    from ...fs_errors import check_output_file
+
+    if not 0 <= args.dilate <= 1024:
+        raise InputError("--dilate must be 0 to 1024 pixels.")
+    check_output_file(args.output)
     image = load_image(args.image)
     result = compute_mask(image, args.method, sam_checkpoint=args.sam_checkpoint, dilate_px=args.dilate)
     atomic_save_image(result.mask, args.output, format="PNG")

@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--concept", default=None, metavar="DIR", help="reuse a learned concept folder")
     parser.add_argument("--variants", type=int, default=2, metavar="N")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--schedule", choices=("fast", "quality"), default="quality")
+    parser.add_argument("--schedule", choices=("paper", "fast", "quality"), default="quality")
     parser.add_argument("--train-steps", type=int, default=None, metavar="N",
                         help="override the schedule's total personalization steps")
     parser.add_argument("--steps", type=int, default=30, help="denoising steps per image")
@@ -58,8 +58,18 @@ def run(args: argparse.Namespace) -> int:
     from ...attributes import load_preset
     from ...finishing import FinishSettings
     from ...pack_job import STICKER_CANVAS, PackJob, run_pack_job
-    from ...personalize_config import PersonalizeConfig
+    from ...personalize.config import PersonalizeConfig
 
+    from ...errors import InputError
+
+    if args.train_steps is not None and args.train_steps < 1:
+        raise InputError(f"--train-steps must be at least 1, not {args.train_steps}.")
+    if args.steps < 1:
+        raise InputError(f"--steps must be at least 1, not {args.steps}.")
+    from ...fs_errors import refuse_special_file
+
+    refuse_special_file(args.preset, what="The preset")
+    refuse_special_file(args.image, what="The reference image")
     preset = load_preset(args.preset)
     config = PersonalizeConfig(schedule=args.schedule, class_word=args.class_word, seed=args.seed)
     if args.train_steps is not None:

@@ -20,7 +20,7 @@ the automatic masking module. The concept folder it writes loads into
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ...layer_restriction import PRESET_HELP
+    from ...personalize.layer_restriction import PRESET_HELP
 
     parser.add_argument("image", metavar="IMAGE", help="the reference image (PNG with transparency is best)")
     parser.add_argument("-o", "--out", required=True, metavar="CONCEPT_DIR", help="concept folder to write")
@@ -30,19 +30,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "chosen automatically when omitted")
     parser.add_argument("--base", choices=("ti", "lora", "ti+lora"), default="ti+lora",
                         help="base fine-tuning method (default: ti+lora)")
-    parser.add_argument("--schedule", choices=("quality", "fast"), default="quality")
+    parser.add_argument("--schedule", choices=("paper", "fast", "quality"), default="quality",
+                        help="paper: the SEAL paper's 10-20 steps; fast: ~1/4 of quality; quality (default)")
     parser.add_argument("--steps", type=int, metavar="N", help="total training steps (overrides the schedule)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--vectors", type=int, default=2, metavar="N", help="identity vectors (default 2)")
     seal = parser.add_argument_group("SEAL components (each on by default)")
     seal.add_argument("--no-attention-loss", action="store_true", help="turn off the spatial attention loss")
-    seal.add_argument("--attention-weight", type=float, default=1e-2, metavar="W")
+    seal.add_argument("--attention-weight", type=float, default=None, metavar="W",
+                      help="fixed weight (default: set from the gradient ratio at each phase's start)")
+    seal.add_argument("--no-background-loss", action="store_true",
+                      help="turn off the background term (stay with the base model outside the mask)")
+    seal.add_argument("--merge", choices=("identity", "identity+context"), default="identity",
+                      help="what generation names after split-merge (default: identity tokens only)")
     seal.add_argument("--no-split-merge", action="store_true", help="no context token (identity tokens only)")
     seal.add_argument("--no-layer-restriction", action="store_true", help="LoRA on every attention layer")
     seal.add_argument("--layers", metavar="PRESET", choices=sorted(PRESET_HELP),
                       help="layer preset: " + "; ".join(f"{k}: {v}" for k, v in PRESET_HELP.items()))
     seal.add_argument("--layer-pattern", action="append", metavar="GLOB",
                       help="custom module-name pattern, repeatable (e.g. 'up_blocks.1.*attn2.to_k')")
+    start = parser.add_argument_group("start and caption")
+    start.add_argument("--no-image-start", action="store_true",
+                       help="start the identity tokens from the class word, not the reference's image embedding")
+    start.add_argument("--no-caption", action="store_true",
+                       help="do not caption the reference automatically (train with 'a sticker of <id>')")
+    start.add_argument("--caption", metavar="TEMPLATE",
+                       help="your own training caption with {subject}, e.g. 'a sticker of {subject}, waving, "
+                            "on a beach'")
+    start.add_argument("--image-tower", metavar="DIR", help="a CLIP model folder for the image start and caption")
     t = parser.add_argument_group("training")
     t.add_argument("--lora-rank", type=int, metavar="R")
     t.add_argument("--resolution", type=int, metavar="PX", help="default: the model's native size")
@@ -95,11 +110,12 @@ def resolve_mask(image, mask_path: str | None):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ...personalize_config import PersonalizeConfig
+    from ...personalize.config import PersonalizeConfig
+
+    from ...atomic import check_replaceable
 
     out = Path(args.out)
-    if out.exists() and not args.overwrite:
-        raise InputError(f"{out} already exists; choose another folder or pass --overwrite.")
+    check_replaceable(out, overwrite=args.overwrite, markers=("concept.json",))  # never a user's own folder
     if args.steps is not None and args.steps < 1:
         raise InputError(f"Steps must be at least 1, not {args.steps}.")
     if args.preview_every < 0:
@@ -108,6 +124,8 @@ def run(args: argparse.Namespace) -> int:
         base=args.base, schedule=args.schedule, seed=args.seed, num_vectors=args.vectors,
         class_word=args.class_word, attention_loss=not args.no_attention_loss,
         attention_weight=args.attention_weight, split_merge=not args.no_split_merge,
+        background_loss=not args.no_background_loss, merge=args.merge, image_start=not args.no_image_start,
+        auto_caption=not args.no_caption, prompt_template=args.caption, image_tower=args.image_tower,
         layer_restriction=not args.no_layer_restriction, layer_preset=args.layers,
         layer_patterns=args.layer_pattern, lora_rank=args.lora_rank, resolution=args.resolution,
         batch_size=args.batch, flip=args.flip, random_backgrounds=args.random_backgrounds,
@@ -133,9 +151,13 @@ def run(args: argparse.Namespace) -> int:
             atomic_save_image(event.preview, preview_dir / f"{event.phase}-{event.step:05d}.png")
         bar(event)
 
+    from ...locks import output_lock
+
     try:
-        model = load_pipeline(args.model, runtime_from_args(args), config=args.config, progress=bar)
-        concept = personalize(model, image, mask, config, out, progress=progress, overwrite=args.overwrite)
+        with output_lock(out, progress=bar):  # a second run on the same folder waits for the first
+            check_replaceable(out, overwrite=args.overwrite, markers=("concept.json",))
+            model = load_pipeline(args.model, runtime_from_args(args), config=args.config, progress=bar)
+            concept = personalize(model, image, mask, config, out, progress=progress, overwrite=args.overwrite)
     finally:
         bar.close()
     meta = concept.meta

@@ -9,11 +9,19 @@ values, so that the concept records exactly what ran.
 from __future__ import annotations
 
 import enum
+import math
+import numbers
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Optional
 
-from .architecture import Architecture
-from .errors import InputError
+from ..architecture import Architecture
+from ..errors import InputError
+
+
+MAX_STEPS = 100_000
+"""Documented bound on each training phase's step count."""
+MAX_LOSS_WEIGHT = 1e4
+"""Loss weights above this only make training diverge; the cap also rules out inf."""
 
 
 class BaseMethod(str, enum.Enum):
@@ -33,12 +41,21 @@ class BaseMethod(str, enum.Enum):
 class Schedule(str, enum.Enum):
     QUALITY = "quality"
     FAST = "fast"
+    PAPER = "paper"
+
+
+class Merge(str, enum.Enum):
+    """What generation names after split-merge: the identity tokens alone, or identity and context."""
+
+    IDENTITY = "identity"
+    IDENTITY_CONTEXT = "identity+context"
 
 
 # (embedding steps, lora steps) per schedule and base method.
 SCHEDULE_STEPS: dict[Schedule, dict[BaseMethod, tuple[int, int]]] = {
     Schedule.QUALITY: {BaseMethod.TI: (800, 0), BaseMethod.LORA: (0, 500), BaseMethod.TI_LORA: (400, 400)},
     Schedule.FAST: {BaseMethod.TI: (200, 0), BaseMethod.LORA: (0, 150), BaseMethod.TI_LORA: (100, 100)},
+    Schedule.PAPER: {BaseMethod.TI: (20, 0), BaseMethod.LORA: (0, 20), BaseMethod.TI_LORA: (10, 10)},
 }
 """Step counts, from the reference methods (research/methods.md):
 
@@ -50,7 +67,17 @@ SCHEDULE_STEPS: dict[Schedule, dict[BaseMethod, tuple[int, int]]] = {
   images at batch 4 (~12k samples of several views); one reference is fitted
   long before that, so we use Break-A-Scene's total single-image budget (400+400).
 * `fast` is about a quarter of each (previews, dry runs); same learning rates.
+* `paper` = the SEAL paper's 10-20 gradient steps of test-time fine-tuning after the
+  image-embedding start, with the larger learning rates of `SCHEDULE_LR`.
 """
+
+SCHEDULE_LR: dict[Schedule, tuple[float, float]] = {
+    Schedule.QUALITY: (5e-4, 1e-4),
+    Schedule.FAST: (5e-4, 1e-4),
+    Schedule.PAPER: (5e-3, 1e-3),
+}
+"""(embedding lr, LoRA lr) per schedule when not set: Textual Inversion / Break-A-Scene's 5e-4 and
+DreamBooth-LoRA's 1e-4, ten times larger for the 10-20 steps of `paper` (see docs/personalization.md)."""
 
 
 @dataclass
@@ -58,18 +85,31 @@ class PersonalizeConfig:
     base: BaseMethod = BaseMethod.TI_LORA
     # SEAL component 1: semantic-guided spatial attention loss
     attention_loss: bool = True
-    attention_weight: float = 1e-2  # Break-A-Scene's cross-attention loss weight
+    attention_weight: Optional[float] = None  # None: set per phase from the gradient ratio below
+    attention_grad_ratio: float = 1.0  # |grad attention term| / |grad diffusion| at a phase's first step
     attention_outside_weight: float = 1.0  # relative weight of the outside-the-mask mass term
-    attention_resolution: Optional[int] = None  # map side; None: image side / 32 (or nearest available)
-    attention_layers: Optional[list[str]] = None  # explicit attn2 processor names (overrides the rule)
+    attention_min_score: float = 0.5  # keep layers whose map/mask correlation reaches this...
+    attention_keep_fraction: float = 0.75  # ...and this fraction of the best layer's
+    attention_resolution: Optional[int] = None  # only consider maps of this side
+    attention_layers: Optional[list[str]] = None  # explicit attn2 processor names (skip the scoring)
+    # the paper's background term: outside the mask, stay with the base model's prediction
+    background_loss: bool = True
+    background_weight: float = 1.0
     # SEAL component 2: split-merge tokens
     split_merge: bool = True
     context_init: str = "background"
     union_probs: tuple[float, float, float] = (0.5, 0.3, 0.2)  # P(identity+context), P(identity), P(context)
+    merge: Merge = Merge.IDENTITY  # what generation names (recorded in the concept)
     # SEAL component 3: structure-aware layer restriction
     layer_restriction: bool = True
     layer_preset: Optional[str] = None  # None: the architecture's default preset
     layer_patterns: Optional[list[str]] = None  # custom module-name patterns (override the preset)
+    # the paper's image-embedding start and the automatic caption (both need a CLIP image tower)
+    image_start: bool = True
+    image_start_steps: int = 150
+    image_start_lr: float = 2e-2
+    image_tower: Optional[str] = None  # a CLIP model folder; None: look beside the model and in the cache
+    auto_caption: bool = True  # caption the reference's emotion/action/framing/style/background
     # tokens
     num_vectors: int = 2  # identity vectors (the advanced SDXL script uses 2 per concept)
     class_word: Optional[str] = None  # None: chosen by class_word.choose_class_word and recorded
@@ -86,8 +126,8 @@ class PersonalizeConfig:
     schedule: Schedule = Schedule.QUALITY
     embedding_steps: Optional[int] = None  # None: from the schedule
     lora_steps: Optional[int] = None
-    embedding_lr: float = 5e-4  # Textual Inversion / Break-A-Scene phase 1
-    lora_lr: float = 1e-4  # DreamBooth-LoRA
+    embedding_lr: Optional[float] = None  # None: SCHEDULE_LR (5e-4, Textual Inversion / Break-A-Scene)
+    lora_lr: Optional[float] = None  # None: SCHEDULE_LR (1e-4, DreamBooth-LoRA)
     lora_rank: Optional[int] = None  # None: 4 on SD1/SD2 (DreamBooth-LoRA), 64 on SDXL (B-LoRA)
     weight_decay: float = 1e-2  # AdamW default of the diffusers examples
     batch_size: int = 1
@@ -106,43 +146,99 @@ class PersonalizeConfig:
     preview_every: int = 0  # 0: no previews
     preview_prompt: str = "a sticker of <char>"
     preview_steps: int = 20
-    # diagnostics
+    # diagnostics and speed
     probe_attention: bool = True  # measure attention mass inside the mask before/after (recorded)
+    log_every: int = 10  # read the losses back from the device every N steps (and at a phase's end)
+    compile: bool = False  # torch.compile the U-Net step (CUDA only; falls back to eager on failure)
 
     def __post_init__(self) -> None:
+        self._coerce_enums()
+
+    def _coerce_enums(self) -> None:
         try:
             self.base = BaseMethod(self.base)
             self.schedule = Schedule(self.schedule)
+            self.merge = Merge(self.merge)
         except ValueError as err:
-            raise InputError(f"{err}; base is ti, lora or ti+lora and schedule is quality or fast.") from None
+            raise InputError(f"{err}; base is ti, lora or ti+lora, schedule is paper, fast or quality, "
+                             f"merge is identity or identity+context.") from None
 
     # ------------------------------------------------------------------
+    def _check_numbers(self) -> None:
+        """Every number is a real, finite number of the right kind: a NaN weight would train a NaN concept
+        and save it as a success."""
+        for f in fields(self):
+            value = getattr(self, f.name)
+            values = value if isinstance(value, (tuple, list)) else (value,)
+            for v in values:
+                if isinstance(v, numbers.Real) and not isinstance(v, numbers.Integral) and not math.isfinite(v):
+                    raise InputError(f"{f.name.replace('_', ' ').capitalize()} must be a finite number, not {v}.")
+        for name in ("num_vectors", "batch_size", "seed", "augment_bank", "preview_every", "preview_steps",
+                     "embedding_steps", "lora_steps", "lora_rank", "resolution", "attention_resolution",
+                     "image_start_steps", "log_every"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Integral)):
+                raise InputError(f"{name.replace('_', ' ').capitalize()} must be a whole number, not {v!r}.")
+        for name in ("attention_weight", "attention_grad_ratio", "attention_outside_weight", "attention_min_score",
+                     "attention_keep_fraction", "background_weight", "image_start_lr", "embedding_lr", "lora_lr",
+                     "weight_decay", "max_shift"):
+            v = getattr(self, name, 0.0)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Real)):
+                raise InputError(f"{name.replace('_', ' ').capitalize()} must be a number, not {v!r}.")
+
     def validate(self) -> None:
-        try:
-            self.base = BaseMethod(self.base)
-            self.schedule = Schedule(self.schedule)
-        except ValueError as err:
-            raise InputError(f"{err}; base is ti, lora or ti+lora and schedule is quality or fast.") from None
+        self._coerce_enums()
+        self._check_numbers()
+        if not 0 < self.attention_grad_ratio <= 100:
+            raise InputError("The attention gradient ratio must be above 0 and at most 100.")
+        if not 0 <= self.background_weight <= 100:
+            raise InputError("The background loss weight must be 0 to 100.")
+        if not 0 <= self.image_start_steps <= 10_000:
+            raise InputError("The image-start steps must be 0 to 10000.")
+        if self.log_every < 1:
+            raise InputError("The loss read-back interval must be at least 1 step.")
         if not 1 <= self.num_vectors <= 16:
             raise InputError(f"The number of identity vectors must be 1 to 16, not {self.num_vectors}.")
         for name in ("embedding_steps", "lora_steps"):
             value = getattr(self, name)
-            if value is not None and not 0 <= value <= 100_000:
-                raise InputError(f"{name.replace('_', ' ').capitalize()} must be 0 to 100000, not {value}.")
-        if self.attention_weight < 0:
-            raise InputError("The attention loss weight must not be negative.")
-        if self.batch_size < 1:
-            raise InputError("The batch size must be at least 1.")
-        if self.lora_rank is not None and self.lora_rank < 1:
-            raise InputError("The LoRA rank must be at least 1.")
+            if value is not None and not 0 <= value <= MAX_STEPS:
+                raise InputError(f"{name.replace('_', ' ').capitalize()} must be 0 to {MAX_STEPS}, not {value}.")
+        emb, lora = self.steps()
+        if emb + lora < 1:
+            raise InputError("Training needs at least 1 step; give a positive step count.")
+        if self.attention_weight is not None and not 0 <= self.attention_weight <= MAX_LOSS_WEIGHT:
+            raise InputError(f"The attention loss weight must be 0 to {MAX_LOSS_WEIGHT:g}, not {self.attention_weight}.")
+        if not 0 <= self.attention_outside_weight <= MAX_LOSS_WEIGHT:
+            raise InputError(f"The outside-the-mask attention weight must be 0 to {MAX_LOSS_WEIGHT:g}, "
+                             f"not {self.attention_outside_weight}.")
+        if not 1 <= self.batch_size <= 64:
+            raise InputError(f"The batch size must be 1 to 64, not {self.batch_size}.")
+        if self.lora_rank is not None and not 1 <= self.lora_rank <= 1024:
+            raise InputError(f"The LoRA rank must be 1 to 1024, not {self.lora_rank}.")
         for name in ("embedding_lr", "lora_lr"):
-            if not 0 < getattr(self, name) < 1:
+            if getattr(self, name) is not None and not 0 < getattr(self, name) < 1:
                 raise InputError(f"{name.replace('_', ' ')} must be between 0 and 1.")
+        if not 0 <= self.weight_decay <= 1:
+            raise InputError(f"The weight decay must be 0 to 1, not {self.weight_decay}.")
         lo, hi = self.scale_range
         if not 0.1 <= lo <= hi <= 3:
             raise InputError("The augmentation scale range must satisfy 0.1 <= min <= max <= 3.")
+        if not 0 <= self.max_shift <= 0.5:
+            raise InputError(f"The augmentation shift must be 0 to 0.5 of the image side, not {self.max_shift}.")
         if len(self.union_probs) != 3 or min(self.union_probs) < 0 or sum(self.union_probs) <= 0:
             raise InputError("Union sampling needs three non-negative probabilities.")
+        if not 0 <= self.seed < 2**63:
+            raise InputError(f"The seed must be a whole number from 0 to 2^63-1, not {self.seed}.")
+        if not 1 <= self.augment_bank <= 1024:
+            raise InputError(f"The augmentation bank must hold 1 to 1024 views, not {self.augment_bank}.")
+        if self.preview_every < 0:
+            raise InputError("Previews every K steps needs K of 0 (none) or more.")
+        if not 1 <= self.preview_steps <= 1000:
+            raise InputError(f"Preview steps must be 1 to 1000, not {self.preview_steps}.")
+        if self.attention_resolution is not None and not 1 <= self.attention_resolution <= 256:
+            raise InputError(f"The attention map side must be 1 to 256, not {self.attention_resolution}.")
+        if self.resolution is not None and self.resolution > 4096:
+            raise InputError(f"The training resolution must be at most 4096, not {self.resolution}.")
         if self.resolution is not None and (self.resolution < 32 or self.resolution % 8):
             raise InputError(f"The training resolution must be a multiple of 8 of at least 32, not {self.resolution}.")
         if self.class_word is not None and not self.class_word.strip():
@@ -160,10 +256,10 @@ class PersonalizeConfig:
                 self.prompt_template.format(subject="x", background="y")
             except (KeyError, IndexError, ValueError):
                 raise InputError("The prompt template may only use {subject} and {background}.") from None
-        from .layer_restriction import PRESETS
+        from .layer_restriction import PRESET_NAMES
 
-        if self.layer_preset is not None and self.layer_preset not in PRESETS:
-            raise InputError(f"Unknown layer preset '{self.layer_preset}'; choose one of {', '.join(PRESETS)}.")
+        if self.layer_preset is not None and self.layer_preset not in PRESET_NAMES:
+            raise InputError(f"Unknown layer preset '{self.layer_preset}'; choose one of {', '.join(PRESET_NAMES)}.")
 
     def steps(self) -> tuple[int, int]:
         """(embedding steps, lora steps) after the schedule and the overrides."""
@@ -188,10 +284,13 @@ class PersonalizeConfig:
 
         self.validate()
         emb, lora = self.steps()
+        emb_lr, lora_lr = SCHEDULE_LR[Schedule(self.schedule)]
         return replace(
             self,
             embedding_steps=emb,
             lora_steps=lora,
+            embedding_lr=self.embedding_lr or emb_lr,
+            lora_lr=self.lora_lr or lora_lr,
             lora_rank=self.lora_rank or (64 if arch.is_xl else 4),
             layer_preset=(self.layer_preset or default_preset(arch)) if self.layer_restriction else "all",
         )
@@ -200,6 +299,7 @@ class PersonalizeConfig:
         data = asdict(self)
         data["base"] = BaseMethod(self.base).value
         data["schedule"] = Schedule(self.schedule).value
+        data["merge"] = Merge(self.merge).value
         for key, value in data.items():
             if isinstance(value, tuple):
                 data[key] = list(value)
@@ -215,15 +315,22 @@ class PersonalizeConfig:
             if isinstance(value, list) and isinstance(getattr(cls(), key, None), tuple):
                 value = tuple(value)
             kwargs[key] = value
-        config = cls(**kwargs)
-        config.base = BaseMethod(config.base)
-        config.schedule = Schedule(config.schedule)
-        return config
+        return cls(**kwargs)
+
+
+SEAL_SWITCHES = ("attention_loss", "background_loss", "split_merge", "layer_restriction")
+"""The SEAL components' switches: the baseline turns them all off, an ablation one of them."""
 
 
 def baseline_config(**overrides: Any) -> PersonalizeConfig:
-    """Plain test-time fine-tuning: every SEAL component off (the ablation baseline)."""
-    return PersonalizeConfig(attention_loss=False, split_merge=False, layer_restriction=False, **overrides)
+    """Plain test-time fine-tuning: every SEAL component off (the ablation baseline).
+
+    The image-embedding start and the automatic caption stay as the user gets them: they
+    are the starting point and training prompt of any run, baseline included, and have
+    their own switches for ablation."""
+    settings = {name: False for name in SEAL_SWITCHES}
+    settings.update(overrides)
+    return PersonalizeConfig(**settings)
 
 
-__all__ = ["BaseMethod", "Schedule", "PersonalizeConfig", "SCHEDULE_STEPS", "baseline_config"]
+__all__ = ["BaseMethod", "Merge", "Schedule", "PersonalizeConfig", "SCHEDULE_LR", "SCHEDULE_STEPS", "baseline_config"]

@@ -1,0 +1,54 @@
+"""The SEAL paper's background term: outside the subject, do not drift from the base model.
+
+"Penalises changes to background regions": at every step the base model (LoRA adapters
+off, the prompt naming the class word instead of the learned tokens) predicts the same
+noisy latent without gradient, and the fine-tuned prediction outside the mask is pulled
+towards it (area-normalised MSE). The identity tokens can then only change what happens
+on the character, so they cannot carry the reference's background into new prompts.
+It applies to samples whose prompt names the identity (a context-only sample is all
+background by design), and costs one extra no-grad U-Net pass per step.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .component import Component, Step, Term
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .trainer import Trainer
+
+
+class BackgroundLoss(Component):
+    name = "background_loss"
+
+    def setup(self, t: "Trainer") -> None:
+        import torch
+
+        # The base prompts: each training prompt with the learned tokens replaced by plain words.
+        prompts = [[t.base_prompt(v, s) for s in range(len(t.subsets))] for v in range(t.n_views)]
+        flat = [p for row in prompts for p in row]
+        with torch.no_grad():
+            embeds, pooled = t.encode(t.tokenize(flat), grad=False)
+        n, k = t.n_views, len(t.subsets)
+        self.embeds = embeds.view(n, k, *embeds.shape[1:])
+        self.pooled = pooled.view(n, k, *pooled.shape[1:]) if pooled is not None else None
+        has_identity = torch.tensor([s.has_identity for s in t.subsets], device=t.device, dtype=torch.float32)
+        outside = (1 - t.bank.mask_lat) * t.bank.valid_lat  # (views, 1, h, w)
+        self.regions = outside[:, None] * has_identity.view(1, k, 1, 1, 1)
+        self.example = prompts[0][t.subset_index("identity")]
+
+    def loss(self, t: "Trainer", step: Step) -> dict[str, Term]:
+        import torch
+
+        from .split_merge import masked_mse
+
+        embeds = self.embeds[step.views, step.subsets]
+        pooled = self.pooled[step.views, step.subsets] if self.pooled is not None else None
+        with torch.no_grad(), t.base_model():
+            base = t.unet_forward(step.noisy, step.timesteps, embeds, pooled)
+        region = self.regions[step.views, step.subsets]
+        return {"background": Term(masked_mse(step.pred, base, region).mean(), t.cfg.background_weight)}
+
+    def record(self, t: "Trainer") -> dict:
+        return {"weight": t.cfg.background_weight, "base_prompt_example": self.example}

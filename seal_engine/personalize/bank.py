@@ -1,0 +1,66 @@
+"""The augmented views of the one reference, VAE-encoded once, with their masks at every size used."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from ..progress import CancelToken
+
+
+@dataclass
+class Bank:
+    mean: Any  # (N, C, h, w) latent mean
+    std: Any
+    mask_lat: Any  # (N, 1, h, w) subject mask at latent size (area-averaged)
+    valid_lat: Any  # (N, 1, h, w) 1 where real pixels are
+    mask_full: Any  # (N, 1, H, W) at image size, for attention maps of any side
+    words: list[str]
+    scales: list[float]
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+
+def encode_bank(pipe: Any, reference: Any, mask: Any, size: int, config: Any, rng: Any, device: Any,
+                cancel: Optional[CancelToken] = None) -> Bank:
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+
+    from ..augment import make_views
+
+    views = make_views(reference, mask, size, config, rng)
+    vae = pipe.vae
+    upcast = vae.dtype == torch.float16 and getattr(vae.config, "force_upcast", False)
+    vae_dtype = torch.float32 if upcast else vae.dtype
+    if upcast:
+        vae.to(torch.float32)
+    means, stds = [], []
+    try:
+        with torch.no_grad():
+            for start in range(0, len(views), 4):
+                if cancel is not None:
+                    cancel.raise_if_cancelled()
+                chunk = views[start:start + 4]
+                px = torch.stack([torch.from_numpy(np.asarray(v.image, dtype=np.float32) / 127.5 - 1.0)
+                                  .permute(2, 0, 1) for v in chunk]).to(device, vae_dtype)
+                dist = vae.encode(px).latent_dist
+                means.append(dist.mean.float())
+                stds.append(dist.std.float())
+    finally:
+        if upcast:
+            vae.to(torch.float16)
+
+    def stack(images: list[Any]) -> Any:
+        return torch.stack([torch.from_numpy(np.asarray(im, dtype=np.float32) / 255.0) for im in images]
+                           ).unsqueeze(1).to(device)
+
+    mean = torch.cat(means)
+    lat = mean.shape[-1]
+    mask_full = stack([v.mask for v in views])
+    valid_full = stack([v.valid for v in views])
+    return Bank(mean=mean, std=torch.cat(stds),
+                mask_lat=F.interpolate(mask_full, size=(lat, lat), mode="area"),
+                valid_lat=(F.interpolate(valid_full, size=(lat, lat), mode="area") > 0.5).float(),
+                mask_full=mask_full, words=[v.words for v in views], scales=[v.scale for v in views])

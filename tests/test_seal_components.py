@@ -1,0 +1,182 @@
+"""SEAL's components act at their defaults, on the trained toy world (a U-Net whose maps mean something).
+
+- the attention loss: its gradient reaches what each phase trains, its weight comes from the
+  measured gradient ratio, and the identity tokens' attention mass inside the mask rises
+  (against the same run without it);
+- a configuration where it cannot act is reported (progress event, concept.json);
+- the ablation switches are clean: `attention_loss=False` removes the identity term only,
+  the context token's term belongs to split-merge;
+- the background term keeps the prediction outside the mask closer to the base model's;
+- the structure preset adapts the fine levels only.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from personalize_helpers import single_torch_thread  # noqa: F401
+
+
+@pytest.fixture(scope="module")
+def toy_reference():
+    from seal_engine.toyworld.attributes import HELD_OUT_APPEARANCES, Sticker
+    from seal_engine.toyworld.bench import reference_images
+
+    app = dict(zip(("shape", "colour", "accessory"), HELD_OUT_APPEARANCES[0]))
+    ref = Sticker(**app, emotion="happy", action="up", scale="full", position="centre", style="flat",
+                  background="orange")
+    image, _auto, truth = reference_images(ref)
+    return image, truth
+
+
+def _toy_model():
+    from seal_engine.devices import RuntimeOptions
+    from seal_engine.loading import load_pipeline
+    from seal_engine.toyworld.model import default_pipeline_dir
+
+    return load_pipeline(str(default_pipeline_dir()), RuntimeOptions(device="cpu", dtype="fp32"))
+
+
+def _config(**kw):
+    from seal_engine.personalize import PersonalizeConfig
+
+    base = dict(schedule="paper", class_word="creature", seed=0, augment_bank=4)
+    base.update(kw)
+    return PersonalizeConfig(**base)
+
+
+def _learn(tmp_path, toy_reference, name, events=None, **kw):
+    from seal_engine.personalize import personalize
+
+    image, mask = toy_reference
+    return personalize(_toy_model(), image, mask, _config(**kw), tmp_path / name,
+                       progress=(events.append if events is not None else lambda e: None))
+
+
+def test_attention_loss_acts_at_its_defaults(tmp_path, toy_reference):
+    on = _learn(tmp_path, toy_reference, "on").meta
+    off = _learn(tmp_path, toy_reference, "off", attention_loss=False).meta
+    # layers chosen by what their maps carry, recorded with their scores
+    att = on["attention"]
+    assert att["layers"] and all(att["layer_scores"][n] >= 0.5 for n in att["layers"])
+    assert not any(n.startswith("mid_block") for n in att["layers"])  # the 4x4 mid block does not follow the subject
+    # a real gradient in both phases, weighted from the measured ratio
+    for phase in ("embeddings", "lora"):
+        term = on["loss_balance"][phase]["attention"]
+        assert term["can_act"] and term["grad_norm"] > 0
+        assert term["weight_source"].startswith("gradient ratio")
+        assert term["weighted_grad_ratio"] == pytest.approx(on["settings"]["attention_grad_ratio"], rel=1e-3)
+    # the identity tokens' attention inside the mask rises, and beats the same run without the loss
+    before, after = att["probe_before"]["identity_inside"], att["probe_after"]["identity_inside"]
+    assert before == off["attention"]["probe_before"]["identity_inside"]  # same start
+    assert after > before + 0.02, (before, after)
+    assert after > off["attention"]["probe_after"]["identity_inside"] + 0.02
+
+
+def test_gradient_of_the_attention_term_reaches_the_trained_parameters(toy_reference):
+    from seal_engine.class_word import choose_class_word
+    from seal_engine.personalize.trainer import Trainer
+
+    cfg = _config().resolve(_toy_model().arch)
+    model = _toy_model()
+    image, mask = toy_reference
+    trainer = Trainer(model, cfg, choose_class_word(image, mask, given="creature").word, lambda e: None, None)
+    trainer.setup(image, mask)
+    try:
+        k = len(trainer.subsets)
+        views = torch.zeros(k, dtype=torch.long)
+        subsets = torch.arange(k)
+        _d, _s, terms = trainer.step("embeddings", 1, views, subsets)
+        rows = [e.identity_rows for e in trainer.encoders]
+        grads = torch.autograd.grad(terms["attention"].value, rows)
+        assert all(g.abs().sum() > 0 for g in grads)
+        lora = trainer.attach_lora()
+        trainer._cache_embeddings()
+        _d, _s, terms = trainer.step("lora", 1, views, subsets)
+        grads = torch.autograd.grad(terms["attention"].value, lora, allow_unused=True)
+        assert sum(float(g.abs().sum()) for g in grads if g is not None) > 0
+    finally:
+        trainer.abort()
+
+
+def test_a_configuration_where_it_cannot_act_is_reported(tmp_path, toy_reference):
+    # LoRA only on the value projection of the U-Net's last cross-attention: nothing it trains
+    # feeds any attention probability, so in the LoRA phase the attention terms cannot act.
+    events = []
+    meta = _learn(tmp_path, toy_reference, "novalue", events,
+                  layer_patterns=["up_blocks.2.attentions.1.*attn2.to_v"]).meta
+    lora = meta["loss_balance"]["lora"]
+    assert lora["attention"] == {"can_act": False} and lora["context_attention"] == {"can_act": False}
+    assert meta["loss_balance"]["embeddings"]["attention"]["can_act"]
+    said = [e for e in events if e.phase == "lora" and e.step == 0 and "cannot act" in e.message]
+    assert len(said) == 2 and any("attention term cannot act in the lora phase" in n for n in meta["notes"])
+    lora_losses = [e.losses for e in events if e.phase == "lora" and e.step > 0]
+    assert lora_losses and all("attention" not in l for l in lora_losses)  # not computed there
+
+
+def test_ablation_switches_own_their_terms(tmp_path, toy_reference):
+    def terms(**kw):
+        events = []
+        _learn(tmp_path, toy_reference, "c-" + "-".join(f"{k}{v}" for k, v in kw.items()), events,
+               image_start=False, auto_caption=False, **kw)
+        return set().union(*(e.losses for e in events if e.phase == "embeddings" and e.step > 0))
+
+    assert terms() >= {"diffusion", "attention", "context_attention", "background", "total"}
+    assert terms(attention_loss=False) == {"diffusion", "context_attention", "background", "total"}
+    assert terms(split_merge=False) == {"diffusion", "attention", "background", "total"}
+    assert terms(attention_loss=False, split_merge=False, background_loss=False) == {"diffusion", "total"}
+
+
+def test_background_term_keeps_the_background_with_the_base_model(tmp_path, toy_reference):
+    from seal_engine.personalize.split_merge import masked_mse
+
+    image, mask = toy_reference
+
+    def drift(on: bool) -> float:
+        from seal_engine.personalize import personalize
+
+        model = _toy_model()
+        base = _toy_model()
+        concept = personalize(model, image, mask, _config(background_loss=on, attention_loss=False,
+                                                          split_merge=False, image_start=False,
+                                                          auto_caption=False),
+                              tmp_path / f"bg{on}")
+        example = concept.meta["training_prompt"]["example"]
+        plain = " ".join(w for w in example.split() if not w.startswith("<seal"))
+        import numpy as np
+        from PIL import Image
+
+        gen = torch.Generator().manual_seed(5)
+        px = torch.from_numpy(np.asarray(image.convert("RGB"), dtype=np.float32) / 127.5 - 1).permute(2, 0, 1)[None]
+        with torch.no_grad():
+            lat = base.pipe.vae.encode(px).latent_dist.mean * base.pipe.vae.config.scaling_factor
+            lat = lat.repeat(4, 1, 1, 1)
+            t = torch.tensor([200, 400, 600, 800])
+            noise = torch.randn(lat.shape, generator=gen)
+            noisy = base.pipe.scheduler.add_noise(lat, noise, t)
+            m = torch.from_numpy(np.asarray(mask.resize((16, 16), Image.BOX), dtype=np.float32) / 255)[None, None]
+            outside = (1 - m).repeat(4, 1, 1, 1)
+
+            def pred(pipe, text):
+                ids = pipe.tokenizer([text] * 4, padding="max_length", max_length=77, truncation=True,
+                                     return_tensors="pt").input_ids
+                return pipe.unet(noisy, t, encoder_hidden_states=pipe.text_encoder(ids)[0]).sample
+
+            tuned = pred(model.pipe, example)
+            ref = pred(base.pipe, plain)
+        return float(masked_mse(tuned, ref, outside).mean())
+
+    assert drift(True) < drift(False)
+
+
+def test_fine_levels_preset_adapts_only_the_fine_resolutions():
+    from seal_engine.personalize.layer_restriction import module_sides, resolve_targets
+
+    unet = _toy_model().pipe.unet
+    targets = resolve_targets(unet, "fine-levels", latent_side=16)
+    sides = set(module_sides(unet, targets, 16).values())
+    assert sides == {16} and all(".attn2." in t for t in targets)
+    assert any(t.endswith("attn2.to_k") for t in targets) and any(t.endswith("attn2.to_q") for t in targets)
+    decoder = resolve_targets(unet, "decoder-kv")
+    assert 8 in set(module_sides(unet, decoder, 16).values())  # decoder-kv includes the coarse level
