@@ -355,7 +355,7 @@ def run_job(spec: JobSpec, *, progress: ProgressCallback = no_progress,
             outcome.kept = bool(chosen)
             on_sticker(outcome)
             stickers.append(outcome)
-    notes = ["reused what was learned about the character" if result.concept_reused else "learned the character"]
+    notes = [f"concept {'reused' if result.concept_reused else 'learned'}: {result.concept_dir.name}"]
     if result.generated_reused:
         notes.append(f"{result.generated_reused} image(s) reused from an earlier run")
     notes.extend(size_notes(model, spec))
