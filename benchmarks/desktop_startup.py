@@ -105,6 +105,9 @@ def main() -> int:
     args = parser.parse_args()
     env = {**os.environ, "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen"),
            "SEAL_SKIP_FIRST_RUN": "1"}
+    # An installed app starts from bytecode (pip and PyInstaller compile it); with PYTHONDONTWRITEBYTECODE
+    # set (some shells and CI images), every start would recompile ~50 modules (~0.1-0.3 s) instead.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     with tempfile.TemporaryDirectory() as tmp:
         env["SEAL_HOME"] = str(Path(tmp) / "startup-home")
         time_to_window(APP, env)  # warm the OS file cache and create the library once

@@ -7,11 +7,10 @@ emits. That keeps SQLite single-writer and lets a crash leave at most one job in
 
 from __future__ import annotations
 
-import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from PySide6.QtCore import QObject, Signal
 
@@ -24,6 +23,7 @@ from .store.characters import Character, CharacterStore
 from .store.db import Database, open_database
 from .store.jobs import Job, JobStatus, JobStore
 from .store.presets import PresetStore
+from .trash import Trash, TrashEntry
 from .worker import FunctionThread, JobWorker, Regenerate, RunJob
 
 
@@ -36,6 +36,7 @@ class AppContext:
     jobs: JobStore
     presets: PresetStore
     settings: Settings
+    trash: Trash = field(default_factory=lambda: Trash(Path(".trash")))
 
     @classmethod
     def open(cls) -> "AppContext":
@@ -44,11 +45,27 @@ class AppContext:
 
         db = open_database(database_path())
         return cls(db=db, characters=CharacterStore(db, library_dir()), jobs=JobStore(db),
-                   presets=PresetStore(seal_home() / "presets"), settings=load_settings(settings_path()))
+                   presets=PresetStore(seal_home() / "presets"), settings=load_settings(settings_path()),
+                   trash=Trash(seal_home() / "trash"))
 
     def save_settings(self, settings: Settings) -> None:
         save_settings(settings)
         self.settings = settings
+
+
+# Settings the Settings dialog owns: a retry takes their current values. Steps, variants and seed were
+# chosen for the job itself (Character tab) and stay the job's.
+GLOBAL_SETTINGS = ("model", "runtime", "sam_checkpoint", "schedule", "size", "output_root")
+SETTING_NAMES = {"model": "model", "runtime": "device/precision/low-VRAM options", "sam_checkpoint":
+                 "segment-anything checkpoint", "schedule": "learning schedule", "size": "image size",
+                 "output_root": "output folder"}
+PROGRESS_SAVE_S = 2.0  # how often a running job's progress is written to the database (survives a crash)
+
+
+@dataclass
+class UndoEntry:
+    text: str  # "Remove job #3"
+    undo: Callable[[], None]
 
 
 class QueueController(QObject):
@@ -58,6 +75,9 @@ class QueueController(QObject):
     jobFinished = Signal(int, str)  # job id, status
     charactersChanged = Signal()
     errorRaised = Signal(str, object)  # title, ErrorInfo
+    notice = Signal(str)  # a short message for the status bar
+    undoChanged = Signal(str)  # text of the next undo ("" when nothing to undo)
+    pausedChanged = Signal(bool)
 
     def __init__(self, ctx: AppContext, parent: Any = None) -> None:
         super().__init__(parent)
@@ -73,8 +93,12 @@ class QueueController(QObject):
         self._regen_pending = 0
         self._latest: dict[int, dict] = {}
         self.helpers: list[FunctionThread] = []
-        self.paused = False
+        self._paused = False
+        self.paused_at_launch = False
         self._closing = False
+        self._saved_at: dict[int, tuple[float, str]] = {}
+        self.undo_stack: list[UndoEntry] = []
+        self.confirm: Callable[[str, str], bool] = lambda title, text: True  # the window asks; tests stub it
 
     # ---- state -----------------------------------------------------------------
     @property
@@ -84,20 +108,47 @@ class QueueController(QObject):
     def latest_progress(self, job_id: int) -> Optional[dict]:
         return self._latest.get(job_id)
 
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    @paused.setter
+    def paused(self, value: bool) -> None:
+        self.set_paused(value)
+
+    def set_paused(self, value: bool) -> None:
+        """A paused queue finishes the running job and starts no other."""
+        changed = bool(value) != self._paused
+        self._paused = bool(value)
+        if not value:
+            self.paused_at_launch = False
+        if changed:
+            self.pausedChanged.emit(self._paused)
+        if not value:
+            self._pump()
+
+    def job_settings(self, **overrides: Any) -> dict[str, Any]:
+        s = self.ctx.settings
+        settings = {"model": s.model, "runtime": s.runtime_options(), "steps": s.steps, "variants": s.variants,
+                    "seed": s.seed, "schedule": s.schedule, "size": s.size, "sam_checkpoint": s.sam_checkpoint,
+                    "output_root": str(s.output_root())}
+        settings.update(overrides)
+        return settings
+
     # ---- commands --------------------------------------------------------------
     def enqueue(self, character: Character, preset: dict[str, Any], **overrides: Any) -> Job:
         s = self.ctx.settings
         problems = s.validate()
         if problems and "model" not in overrides:
             raise InputError(" ".join(problems))
-        settings = {"model": s.model, "runtime": s.runtime_options(), "steps": s.steps, "variants": s.variants,
-                    "seed": s.seed, "schedule": s.schedule, "size": s.size, "sam_checkpoint": s.sam_checkpoint,
-                    "output_root": str(s.output_root())}
-        settings.update(overrides)
+        settings = self.job_settings(**overrides)
+        settings["_overrides"] = sorted(k for k in overrides if k in GLOBAL_SETTINGS)  # a retry keeps these
         if not preset.get("items"):
             raise InputError("The chosen preset has no stickers.")
         job = self.ctx.jobs.enqueue(character_id=character.id, character_name=character.name, preset=preset,
                                     settings=settings, finishing=dict(ea.DEFAULT_FINISHING))
+        if self.paused_at_launch:  # adding a job is asking for work: the queue that waited at launch starts
+            self.set_paused(False)
         self.changed.emit()
         self._pump()
         return job
@@ -116,10 +167,33 @@ class QueueController(QObject):
         return ids
 
     def retry(self, job_id: int) -> Job:
-        job = self.ctx.jobs.retry(job_id)
+        """Retry with the settings as they are NOW (the user may just have fixed the model in Settings);
+        an unfinished job resumes in its folder. `notice` says what changed."""
+        job = self.ctx.jobs.get(job_id)
+        if job is None:
+            raise InputError("That job no longer exists.")
+        problems = self.ctx.settings.validate()
+        if problems and "model" not in job.settings.get("_overrides", []):
+            raise InputError(" ".join(problems))
+        current = self.job_settings()
+        settings = dict(job.settings)
+        changes = []
+        for key in GLOBAL_SETTINGS:
+            if key in job.settings.get("_overrides", []):
+                continue  # given explicitly for that job (tests, experts): keep it
+            if settings.get(key) != current[key]:
+                changes.append(SETTING_NAMES[key] if key != "model" else
+                               f"model {Path(str(settings.get(key, ''))).name or '?'} → {Path(current[key]).name}")
+            settings[key] = current[key]
+        copy = self.ctx.jobs.retry(job_id, settings)
+        self.last_retry_changes = changes
+        resumed = " in the same folder (what was made is reused)" if copy.settings.get("resume_dir") else ""
+        said = f"; changed since: {', '.join(changes)}" if changes else "; settings unchanged"
+        self.notice.emit(f"Job #{job_id} retried as #{copy.id}{resumed} with the current settings{said}.")
         self.changed.emit()
+        self.resultsChanged.emit(copy.id)
         self._pump()
-        return job
+        return copy
 
     def move_up(self, job_id: int) -> None:
         self.ctx.jobs.move_up(job_id)
@@ -129,11 +203,85 @@ class QueueController(QObject):
         self.ctx.jobs.move_to_front(job_id)
         self.changed.emit()
 
-    def remove(self, job_id: int) -> None:
-        folder = self.ctx.jobs.remove(job_id)  # committed first, files after
-        if folder is not None and folder.is_dir():
-            shutil.rmtree(folder, ignore_errors=True)
+    def remove(self, job_id: int) -> Optional[TrashEntry]:
+        """Remove a job: its row goes (committed first), its folder moves to the trash; Undo puts both back."""
+        job = self.ctx.jobs.get(job_id)
+        if job is None:
+            return None
+        results = self.ctx.jobs.results(job_id)
+        folder = self.ctx.jobs.remove(job_id)
+        entry = None
+        if folder is not None and folder.is_dir() and not self._folder_shared(str(folder), job_id):
+            entry = self.ctx.trash.move(folder, f"job-{job_id}")
+
+        def undo() -> None:
+            if entry is not None:
+                self.ctx.trash.restore(entry)
+            self.ctx.jobs.restore(job, results)
+            self.changed.emit()
+            self.resultsChanged.emit(job_id)
+
+        self._push_undo(UndoEntry(f"Remove job #{job_id}", undo))
+        files = f"; its {len(results)} sticker(s) went to the trash" if entry is not None else ""
+        self.notice.emit(f"Job #{job_id} removed{files}. Undo with Ctrl+Z.")
         self.changed.emit()
+        return entry
+
+    def _folder_shared(self, folder: str, but: int) -> bool:
+        return any(j.id != but and (j.output_dir == folder or j.settings.get("resume_dir") == folder)
+                   for j in self.ctx.jobs.all())
+
+    def _push_undo(self, entry: UndoEntry) -> None:
+        self.undo_stack.append(entry)
+        del self.undo_stack[:-20]
+        self.undoChanged.emit(entry.text)
+
+    def undo(self) -> Optional[str]:
+        """Undo the last destructive action (job removed, character deleted, sticker regenerated)."""
+        if not self.undo_stack:
+            return None
+        entry = self.undo_stack.pop()
+        try:
+            entry.undo()
+        except (OSError, ValueError) as err:
+            self.errorRaised.emit("Undo failed", ea.ErrorInfo("input", f"{entry.text} could not be undone: {err}"))
+            return None
+        self.undoChanged.emit(self.undo_stack[-1].text if self.undo_stack else "")
+        self.notice.emit(f"Undone: {entry.text}.")
+        return entry.text
+
+    def delete_character(self, character_id: int) -> None:
+        """Delete a character; its folder goes to the trash and Undo brings it back (row and files)."""
+        store = self.ctx.characters
+        character = store.get(character_id)
+        if character is None:
+            return
+        snapshot = store.snapshot(character_id)
+        store.delete(character_id, remove_files=False)
+        entry = self.ctx.trash.move(character.folder, f"character-{character_id}")
+
+        def undo() -> None:
+            if entry is not None:
+                self.ctx.trash.restore(entry)
+            store.restore(snapshot)
+            self.charactersChanged.emit()
+
+        self._push_undo(UndoEntry(f"Delete character '{character.name}'", undo))
+        self.notice.emit(f"'{character.name}' deleted; its files are in the trash. Undo with Ctrl+Z.")
+        self.charactersChanged.emit()
+
+    def revert_regenerate(self, result_id: int) -> bool:
+        result = self.ctx.jobs.result(result_id)
+        if result is None or not self.ctx.jobs.revert_result(result_id):
+            return False
+        self.resultsChanged.emit(result.job_id)
+        return True
+
+    def empty_trash(self) -> int:
+        n = self.ctx.trash.empty()
+        self.undo_stack.clear()  # what they would restore is gone
+        self.undoChanged.emit("")
+        return n
 
     def regenerate(self, result_id: int, seed: Optional[int] = None) -> int:
         result = self.ctx.jobs.result(result_id)
@@ -196,7 +344,12 @@ class QueueController(QObject):
             return None
         s = job.settings
         base = Path(s.get("output_root") or self.ctx.settings.output_root())
-        output = Path(job.output_dir) if job.output_dir else base / f"job-{job.id:05d}"
+        if job.output_dir:
+            output = Path(job.output_dir)
+        elif s.get("resume_dir"):  # a retry resumes where the earlier run stopped, like `seal pack` rerun
+            output = Path(s["resume_dir"])
+        else:
+            output = base / f"job-{job.id:05d}"
         return ea.JobSpec(
             job_id=job.id, character_name=character.name, class_word=character.class_word,
             reference=character.reference, mask=character.mask, preset=job.preset, model=s["model"],
@@ -229,6 +382,13 @@ class QueueController(QObject):
 
     def _on_progress(self, job_id: int, payload: dict) -> None:
         self._latest[job_id] = payload
+        if payload.get("kind", "job") == "job" and job_id == self.current_job:
+            now = time.monotonic()
+            saved_at, phase = self._saved_at.get(job_id, (0.0, ""))
+            if now - saved_at >= PROGRESS_SAVE_S or payload["phase"] != phase:  # survives a crash or a kill
+                self._saved_at[job_id] = (now, payload["phase"])
+                self.ctx.jobs.set_progress(job_id, payload["phase"], payload.get("overall", 0.0),
+                                           payload.get("message", ""))
         self.progress.emit(job_id, payload)
 
     def _on_sticker(self, job_id: int, s: ea.StickerOutcome) -> None:
@@ -258,6 +418,8 @@ class QueueController(QObject):
         if job_id == self.current_job:
             self.current_job = None
             self._cancel = None
+        self._latest.pop(job_id, None)
+        self._saved_at.pop(job_id, None)
         self.changed.emit()
         self.jobFinished.emit(job_id, status)
         self._pump()
@@ -267,6 +429,8 @@ class QueueController(QObject):
         if isinstance(info, ea.StickerOutcome):
             self.ctx.jobs.replace_result(result_id, seed=info.seed, raw_path=info.raw_path,
                                          finished_path=info.finished_path)
+            self._push_undo(UndoEntry(f"Regenerate sticker {info.label or result_id}",
+                                      lambda: self.revert_regenerate(result_id) and None))
             self.resultsChanged.emit(job_id)
         elif not self._closing:
             self.errorRaised.emit("Regenerating the sticker failed", info)

@@ -168,29 +168,155 @@ class _PreviewingProgress:
                 clock = self.clocks[event.phase] = EtaClock(event.total)
             event.eta_s = clock.eta(event.step)
         if event.phase == "generate" and event.step > 0 and event.preview is None:
-            event.preview = self._newest()
+            paths = event_paths(event)
+            event.preview = self._newest(paths[-1] if paths else None)
         self.progress(event)
 
-    def _newest(self) -> Any:
+    def _newest(self, path: Optional[Path] = None) -> Any:
         from PIL import Image
 
-        files = sorted((self.out_dir / "generated").glob("*/*.png"), key=lambda p: p.stat().st_mtime)
-        if not files:
-            return None
-        with Image.open(files[-1]) as im:
+        if path is None or not Path(path).is_file():
+            files = sorted((self.out_dir / "generated").glob("*/*.png"), key=lambda p: p.stat().st_mtime)
+            if not files:
+                return None
+            path = files[-1]
+        with Image.open(path) as im:
             im.thumbnail((256, 256))
             return im.convert("RGBA")
+
+
+# Share of a whole job each phase takes (measured on CPU and GPU runs: learning and generating dominate).
+# One bar across phases instead of one that restarts at every phase.
+PHASE_WEIGHTS = {"setup": 1.0, "load": 8.0, "learn": 50.0, "generate": 36.0, "select": 1.0, "finish": 4.0}
+PHASE_GROUP = {"intake": "setup", "mask": "setup", "download": "load", "load": "load", "personalize": "learn",
+               "prepare": "learn", "embeddings": "learn", "lora": "learn", "save": "learn", "generate": "generate",
+               "select": "select", "finish": "finish", "export": "finish"}
+LEARN_SHARE = {"prepare": (0.0, 0.04), "embeddings": (0.04, 0.5), "lora": (0.5, 0.97), "save": (0.97, 1.0)}
+
+
+class OverallProgress:
+    """Turns per-phase events into one fraction of the whole job (never going back) and an ETA for the
+    whole job. A reused concept drops the learning share, so the bar does not wait for a phase that
+    never comes."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.start = clock()
+        self.learning = True
+        self.fraction = 0.0
+        self._measured_from: Optional[tuple[float, float]] = None  # (time, fraction) once the work is steady
+
+    def update(self, event: ProgressEvent) -> tuple[float, Optional[float]]:
+        group = PHASE_GROUP.get(event.phase)
+        if event.phase == "personalize" and event.message.startswith(("Reusing", "Using")):
+            self.learning = False
+        if group is None:
+            return self.fraction, self.eta()
+        order = [g for g in PHASE_WEIGHTS if self.learning or g != "learn"]
+        total = sum(PHASE_WEIGHTS[g] for g in order)
+        if group not in order:
+            return self.fraction, self.eta()
+        done = sum(PHASE_WEIGHTS[g] for g in order[:order.index(group)])
+        inner = event.fraction
+        if group == "learn" and event.phase in LEARN_SHARE:
+            lo, hi = LEARN_SHARE[event.phase]
+            inner = lo + (hi - lo) * event.fraction
+        elif group == "learn":
+            inner = 0.0
+        value = min(1.0, (done + PHASE_WEIGHTS[group] * inner) / total)
+        self.fraction = max(self.fraction, value)
+        if self._measured_from is None and group in ("learn", "generate") and event.step > 0:
+            self._measured_from = (self.clock(), self.fraction)  # model loading is not representative
+        return self.fraction, self.eta()
+
+    def eta(self) -> Optional[float]:
+        if self._measured_from is None:
+            return None
+        t0, f0 = self._measured_from
+        elapsed, gained = self.clock() - t0, self.fraction - f0
+        if gained <= 0.005 or elapsed <= 0:
+            return None
+        return elapsed / gained * (1.0 - self.fraction)
+
+
+def variant_of_file(raw: Path, first_seed: int) -> Optional[tuple[int, int]]:
+    """(item index, variant) of a generated image from its path, as run_pack_job names it:
+    `generated/NN-label/seed-S.png` with S = first seed + 1000 * index + variant."""
+    import re
+
+    folder = re.match(r"(\d+)-", raw.parent.name)
+    seed = re.fullmatch(r"seed-(\d+)", raw.stem)
+    if folder is None or seed is None:
+        return None
+    index = int(folder.group(1)) - 1
+    variant = int(seed.group(1)) - first_seed - 1000 * index
+    return (index, variant) if index >= 0 and 0 <= variant < 1000 else None
+
+
+def event_paths(event: ProgressEvent) -> list[Path]:
+    """The file(s) a progress event reports (one path, or the images of a whole preset item)."""
+    path = getattr(event, "path", None)
+    if path is None:
+        return []
+    return [Path(p) for p in path] if isinstance(path, (list, tuple)) else [Path(path)]
+
+
+def variant_sticker_path(out_dir: Path, item_index: int, label: str, variant: int) -> Path:
+    from seal_engine.pack_job import slug
+
+    return out_dir / "stickers" / "variants" / f"{item_index + 1:02d}-{slug(label)}-v{variant}.png"
+
+
+class _Streaming:
+    """Finishes each image as soon as run_pack_job reports it (its generate events carry the files), so
+    stickers reach the gallery while the job runs and a cancelled job keeps the ones it made."""
+
+    def __init__(self, spec: "JobSpec", progress: ProgressCallback, on_sticker: Callable[["StickerOutcome"], None],
+                 ) -> None:
+        self.spec, self.progress, self.on_sticker = spec, progress, on_sticker
+        self.finished: dict[tuple[int, int], StickerOutcome] = {}
+
+    def __call__(self, event: ProgressEvent) -> None:
+        self.progress(event)
+        if event.phase == "generate":
+            for raw in event_paths(event):
+                self._finish(raw)
+
+    def _finish(self, raw: Path) -> None:
+        import json
+
+        where = variant_of_file(raw, self.spec.seed)
+        items = self.spec.preset.get("items", [])
+        if where is None or where[0] >= len(items) or where in self.finished or not raw.is_file():
+            return
+        index, v = where
+        item = items[index]
+        try:
+            record = json.loads(raw.with_suffix(".json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            record = {}
+        finished = variant_sticker_path(self.spec.output_dir, index, item.get("label", "sticker"), v)
+        refinish(raw, finished, self.spec.finishing)
+        outcome = StickerOutcome(index, v, item.get("label", ""), item.get("emoji", ""), str(record.get("prompt", "")),
+                                 int(record.get("seed", self.spec.seed + 1000 * index + v)), raw, finished,
+                                 kept=(v == 0))
+        self.finished[(index, v)] = outcome
+        self.on_sticker(outcome)
 
 
 def run_job(spec: JobSpec, *, progress: ProgressCallback = no_progress,
             on_sticker: Callable[[StickerOutcome], None] = lambda s: None,
             cancel: Optional[CancelToken] = None, cache: Optional[ModelCache] = None) -> JobOutcome:
-    """Delegates to seal_engine.pack_job.run_pack_job (the same function `seal pack` runs), then
-    finishes the variants it did not choose, so the gallery can offer every variant."""
+    """Delegates to seal_engine.pack_job.run_pack_job (the same function `seal pack` runs). Each image
+    is finished and handed to `on_sticker` as soon as it is generated; at the end the chosen variant of
+    each item is reported again with its final sticker file (kept), the others unkept.
+
+    Run again on the same `output_dir`, it resumes like `seal pack` does: the learned concept and every
+    image already generated with the same prompt and seed are reused."""
     from seal_engine.attributes import Preset
     from seal_engine.devices import RuntimeOptions
     from seal_engine.loading import load_pipeline
-    from seal_engine.pack_job import PackJob, run_pack_job, slug
+    from seal_engine.pack_job import PackJob, run_pack_job
 
     cancel = cancel or CancelToken()
     cache = cache or ModelCache()
@@ -203,9 +329,11 @@ def run_job(spec: JobSpec, *, progress: ProgressCallback = no_progress,
         from seal_engine.personalize.config import PersonalizeConfig
 
         job.personalize = PersonalizeConfig(schedule=spec.schedule, seed=spec.seed, **spec.personalize_overrides)
+    progress(ProgressEvent("load", 0, 0, message="Loading the model…"))
     cache.clear()  # run_pack_job applies the concept to the model it gets: always hand it a clean one
     model = load_pipeline(spec.model, RuntimeOptions(**spec.runtime), progress=progress, cancel=cancel)
-    result = run_pack_job(job, model=model, progress=_PreviewingProgress(progress, spec.output_dir), cancel=cancel)
+    stream = _Streaming(spec, progress, on_sticker)
+    result = run_pack_job(job, model=model, progress=_PreviewingProgress(stream, spec.output_dir), cancel=cancel)
     cache.key = (spec.model, tuple(sorted(spec.runtime.items())), str(result.concept_dir))
     cache.model = model
     stickers: list[StickerOutcome] = []
@@ -214,10 +342,13 @@ def run_job(spec: JobSpec, *, progress: ProgressCallback = no_progress,
             cancel.raise_if_cancelled()
             raw = spec.output_dir / variant["file"]
             chosen = variant["file"] == item.chosen and item.sticker
+            streamed = stream.finished.get((item.index, v))
             if chosen:
                 finished = spec.output_dir / item.sticker
+            elif streamed is not None and streamed.raw_path == raw:
+                finished = streamed.finished_path
             else:
-                finished = spec.output_dir / "stickers" / "variants" / f"{item.index + 1:02d}-{slug(item.spec.label)}-v{v}.png"
+                finished = variant_sticker_path(spec.output_dir, item.index, item.spec.label, v)
                 refinish(raw, finished, spec.finishing)
             outcome = StickerOutcome(item.index, v, item.spec.label, item.spec.emoji, item.prompt,
                                      int(variant["seed"]), raw, finished)
@@ -227,8 +358,24 @@ def run_job(spec: JobSpec, *, progress: ProgressCallback = no_progress,
     notes = [f"concept {'reused' if result.concept_reused else 'learned'}: {result.concept_dir.name}"]
     if result.generated_reused:
         notes.append(f"{result.generated_reused} image(s) reused from an earlier run")
+    notes.extend(size_notes(model, spec))
     return JobOutcome(result.concept_dir, concept_key(spec.schedule, spec.seed), stickers, notes,
                       dict(result.phase_seconds))
+
+
+def size_notes(model: Any, spec: JobSpec) -> list[str]:
+    """Say so when small generated images are enlarged to the 512 px sticker canvas (they look blurry)."""
+    side = spec.size or 0
+    if not side:
+        try:
+            side = int(model.pipe.unet.config.sample_size) * int(getattr(model.pipe, "vae_scale_factor", 8))
+        except (AttributeError, TypeError, ValueError):
+            return []
+    canvas = int({**DEFAULT_FINISHING, **(spec.finishing or {})}["size"])
+    if side and side < canvas // 2:
+        return [f"images are {side} px and were enlarged to {canvas} px stickers (they look soft): "
+                "use a larger model for sharp stickers"]
+    return []
 
 
 def regenerate_one(spec: JobSpec, item_index: int, variant: int, seed: int, *, prompt: str,
@@ -349,7 +496,9 @@ class ErrorInfo:
 def describe_error(err: BaseException) -> ErrorInfo:
     """Typed engine errors keep their one sentence; anything else is a bug with a traceback."""
     if isinstance(err, SealError):
-        return ErrorInfo(err.kind.value, str(err), "")
+        from .wording import in_app_words
+
+        return ErrorInfo(err.kind.value, in_app_words(str(err)), "")
     name = type(err).__name__
     if name == "OutOfMemoryError" or "out of memory" in str(err).lower():
         from seal_engine.loading import OOM_ADVICE

@@ -80,10 +80,15 @@ class JobWorker(QThread):
                 self._regenerate(task)
         self.cache.clear()
 
-    def _progress_sink(self, job_id: int) -> Callable[[ProgressEvent], None]:
+    def _progress_sink(self, job_id: int, kind: str = "job") -> Callable[[ProgressEvent], None]:
+        """Throttled events as dicts; `overall` is the fraction of the whole job (one bar across phases)."""
         last = {"t": 0.0, "phase": ""}
+        overall = ea.OverallProgress()
 
         def sink(event: ProgressEvent) -> None:
+            fraction, eta = overall.update(event)
+            if event.eta_s is not None and event.total > 0:  # the whole job never ends before this phase does
+                eta = max(eta or 0.0, event.eta_s)
             now = time.monotonic()
             if event.preview is None and event.phase == last["phase"] and now - last["t"] < PROGRESS_INTERVAL_S \
                     and event.step < event.total:
@@ -91,6 +96,7 @@ class JobWorker(QThread):
             last["t"], last["phase"] = now, event.phase
             payload = {"phase": event.phase, "step": event.step, "total": event.total, "fraction": event.fraction,
                        "eta_s": event.eta_s, "losses": dict(event.losses), "message": event.message,
+                       "overall": fraction, "overall_eta_s": eta, "kind": kind,
                        "preview": pil_to_qimage(event.preview) if event.preview is not None else None}
             self.jobProgress.emit(job_id, payload)
 
@@ -115,7 +121,8 @@ class JobWorker(QThread):
         job_id = task.spec.job_id
         try:
             outcome = ea.regenerate_one(task.spec, task.item_index, task.variant, task.seed, prompt=task.prompt,
-                                        progress=self._progress_sink(job_id), cancel=task.cancel, cache=self.cache)
+                                        progress=self._progress_sink(job_id, "regenerate"), cancel=task.cancel,
+                                        cache=self.cache)
         except BaseException as err:  # noqa: BLE001
             self.regenerated.emit(job_id, task.result_id, ea.describe_error(err))
         else:

@@ -396,7 +396,8 @@ def _generate(job, model, concept, identity, out, phases, progress, cancel):
                 atomic_save_image(image.image, png)
                 atomic_write_json(png.with_suffix(".json"), {**image.record, **wanted, "label": spec.label})
             done += len(missing) * job.steps
-        progress(ProgressEvent("generate", done, total, message=spec.label))
+        progress(ProgressEvent("generate", done, total, message=spec.label,
+                               path=[out / v["file"] for v in variants]))  # the app shows them now
         items.append(ItemResult(index, spec, prompt, variants))
     return items, reused
 

@@ -24,6 +24,7 @@ class ProgressEvent:
     eta_s: Optional[float] = None
     message: str = ""
     preview: Any = None  # a PIL image, when the caller asked for previews
+    path: Any = None  # file(s) this step just wrote or reused (generated images), so a listener can show them now
 
     @property
     def fraction(self) -> float:

@@ -2,6 +2,12 @@
 screens of the real window. Run under Xvfb:
 
     xvfb-run -a -s "-screen 0 1600x1000x24" python docs/screenshots/make_screenshots.py
+
+`--running` grabs the whole screen (so anything off-screen would show) while a job runs:
+the window filling the screen, learning with its loss line, stickers streaming into Results:
+
+    xvfb-run -a -s "-screen 0 1366x768x24" python docs/screenshots/make_screenshots.py --running
+    xvfb-run -a -s "-screen 0 1920x1080x24" python docs/screenshots/make_screenshots.py --running
 """
 
 from __future__ import annotations
@@ -82,5 +88,81 @@ def main() -> None:
     print("saved to", OUT)
 
 
+def running() -> None:
+    """Screens during a running job, grabbed from the whole screen at its own size."""
+    home = Path(tempfile.mkdtemp(prefix="seal-running-"))
+    os.environ["SEAL_HOME"] = str(home)
+    os.environ["SEAL_SKIP_FIRST_RUN"] = "1"
+    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtGui import QGuiApplication
+
+    from seal_desktop.app import create_app
+    from seal_desktop.ui.main_window import MainWindow
+    from seal_engine.testing import save_tiny_model
+
+    app = create_app(["demo"])
+    screen = QGuiApplication.primaryScreen()
+    size = f"{screen.size().width()}x{screen.size().height()}"
+    model = save_tiny_model(home / "tiny-model")
+    window = MainWindow()
+    window.setGeometry(screen.availableGeometry())
+    window.show()
+    added = window.add_files([FIXTURES / "dev-000-transparent.png", FIXTURES / "dev-005-white.png",
+                              FIXTURES / "dev-010-gradient.jpg"])
+    store = window.ctx.characters
+    store.update(added[0].id, name="Bubbles", class_word="seal", tags="sea, blue, cute",
+                 notes="Round grey seal; keep the whiskers.")
+    store.update(added[1].id, name="Pip", class_word="bird", tags="bird")
+    store.update(added[2].id, name="Momo", class_word="character", tags="face")
+    window.library.refresh(added[0].id)
+    loop = QEventLoop()
+
+    def settle(ms: int = 300) -> None:
+        QTimer.singleShot(ms, loop.quit)
+        loop.exec()
+
+    def until(check, timeout_ms: int = 300000) -> None:
+        waited = 0
+        while not check() and waited < timeout_ms:
+            settle(100)
+            waited += 100
+
+    preset = window.ctx.presets.get("Daily emotions").to_dict()
+    character = store.get(added[0].id)
+    job = window.controller.enqueue(character, preset, model=str(model), steps=12, variants=2, schedule="fast",
+                                    personalize={"embedding_steps": 60, "lora_steps": 60, "augment_bank": 2,
+                                                 "probe_attention": False})
+    window.controller.enqueue(store.get(added[1].id), window.ctx.presets.get("Actions").to_dict(), model=str(model))
+    window.queue.refresh()
+    window.queue.list.setCurrentRow(0)
+    latest = lambda: window.controller.latest_progress(job.id) or {}  # noqa: E731
+    until(lambda: latest().get("phase") in ("embeddings", "lora") and latest().get("losses"))
+    window.tabs.setCurrentWidget(window.character)
+    settle(600)
+    screen.grabWindow(0).save(str(OUT / f"running-{size}-character.png"))
+    until(lambda: len(window.ctx.jobs.results(job.id)) >= 5)
+    window.show_results(job.id)
+    settle(800)
+    window.results.flush()
+    screen.grabWindow(0).save(str(OUT / f"running-{size}-results.png"))
+    first = window.ctx.jobs.results(job.id)[0]
+    preview = window.results.open_preview(first.id)
+    settle(400)
+    screen.grabWindow(0).save(str(OUT / f"running-{size}-preview.png"))
+    preview.close()
+    window.tabs.setCurrentWidget(window.presets)
+    window.presets.refresh("Reactions and replies")
+    settle(400)
+    screen.grabWindow(0).save(str(OUT / f"running-{size}-presets.png"))
+    settings = window.open_settings()
+    settle(400)
+    screen.grabWindow(0).save(str(OUT / f"running-{size}-settings.png"))
+    settings.close()
+    print("window", window.geometry(), "screen", screen.availableGeometry(), "min", window.minimumSizeHint())
+    window.controller.cancel(job.id)
+    window.shutdown()
+    print("saved to", OUT)
+
+
 if __name__ == "__main__":
-    main()
+    running() if "--running" in sys.argv else main()

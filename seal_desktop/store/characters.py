@@ -182,14 +182,36 @@ class CharacterStore:
                             mask=src.mask.name if src.mask else None, mask_method=src.mask_method,
                             mask_note=src.mask_note)
 
-    def delete(self, character_id: int) -> None:
-        """Delete the row (and its concepts) first; remove files only after the commit."""
+    def delete(self, character_id: int, *, remove_files: bool = True) -> None:
+        """Delete the row (and its concepts) first; remove files only after the commit
+        (the app moves them to its trash instead: remove_files=False)."""
         character = self.get(character_id)
         if character is None:
             return
         with self.db.transaction() as conn:
             conn.execute("DELETE FROM characters WHERE id=?", (character_id,))
-        shutil.rmtree(character.folder, ignore_errors=True)
+        if remove_files:
+            shutil.rmtree(character.folder, ignore_errors=True)
+
+    def snapshot(self, character_id: int) -> dict[str, list[dict]]:
+        """The character's rows as they are (for undo of a delete)."""
+        return {"characters": [dict(r) for r in self.db.query("SELECT * FROM characters WHERE id=?",
+                                                                (character_id,))],
+                "concepts": [dict(r) for r in self.db.query("SELECT * FROM concepts WHERE character_id=?",
+                                                              (character_id,))],
+                "jobs": [{"id": r[0]} for r in self.db.query("SELECT id FROM jobs WHERE character_id=?",
+                                                             (character_id,))]}
+
+    def restore(self, snapshot: dict[str, list[dict]]) -> None:
+        with self.db.transaction() as conn:
+            for table in ("characters", "concepts"):
+                for row in snapshot.get(table, []):
+                    cols = ", ".join(row)
+                    conn.execute(f"INSERT INTO {table} ({cols}) VALUES ({', '.join('?' * len(row))})",
+                                 tuple(row.values()))
+            for row in snapshot.get("characters", []):  # its jobs point at it again
+                for job in snapshot.get("jobs", []):
+                    conn.execute("UPDATE jobs SET character_id=? WHERE id=?", (row["id"], job["id"]))
 
     def set_mask(self, character_id: int, method: str = "auto", mask_file: Optional[Path] = None) -> Character:
         """Recompute the mask with `method`, or load it from `mask_file` (white = subject)."""

@@ -79,6 +79,10 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE jobs ADD COLUMN finishing TEXT NOT NULL DEFAULT '{}';
     """,
+    # 3: earlier versions of a regenerated sticker (newest last), so Regenerate can be undone
+    """
+    ALTER TABLE results ADD COLUMN history TEXT NOT NULL DEFAULT '[]';
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -76,6 +76,7 @@ class Result:
     raw_path: Path
     finished_path: Path
     kept: bool
+    history: list[dict] = field(default_factory=list)  # earlier versions: {"seed", "raw_path", "finished_path"}
 
 
 class JobStore:
@@ -161,16 +162,26 @@ class JobStore:
                 conn.execute("UPDATE jobs SET status='cancelled', finished_at=? WHERE id=?", (time.time(), job_id))
         return ids
 
-    def retry(self, job_id: int) -> Job:
-        """A failed, cancelled, interrupted (or finished) job comes back as a new pending copy."""
+    def retry(self, job_id: int, settings: Optional[dict[str, Any]] = None) -> Job:
+        """A failed, cancelled, interrupted (or finished) job comes back as a new pending copy.
+
+        `settings`: the settings to run it with (the app passes the current ones); default: the job's own.
+        An unfinished job's copy resumes in the same folder, like `seal pack` rerun: the concept and
+        every image already generated are reused, and its stickers move to the copy."""
         job = self.get(job_id)
         if job is None:
             raise InputError("That job no longer exists.")
         if not job.status.retryable:
             raise InputError(f"Job #{job_id} is {job.status.value}; only finished jobs can be retried.")
-        settings = {k: v for k, v in job.settings.items() if k != "concept_dir"}  # the engine's cache decides
-        return self.enqueue(character_id=job.character_id, character_name=job.character_name, preset=job.preset,
-                            settings=settings, finishing=job.finishing, retry_of=job.id)
+        base = settings if settings is not None else job.settings
+        base = {k: v for k, v in base.items() if k not in ("concept_dir", "resume_dir")}  # the engine's cache decides
+        if job.status is not JobStatus.COMPLETED and job.output_dir:
+            base["resume_dir"] = job.output_dir
+        copy = self.enqueue(character_id=job.character_id, character_name=job.character_name, preset=job.preset,
+                            settings=base, finishing=job.finishing, retry_of=job.id)
+        if "resume_dir" in base:
+            self.move_results(job.id, copy.id)
+        return copy
 
     def move_up(self, job_id: int) -> None:
         pending = self.pending()
@@ -227,19 +238,56 @@ class JobStore:
     # ---- results -----------------------------------------------------------------
     def add_result(self, job_id: int, *, item_index: int, variant: int, label: str, emoji: str, prompt: str,
                    seed: int, raw_path: Path, finished_path: Path, kept: bool = True) -> Result:
+        """Insert, or update the row of the same (job, item, variant): a sticker streamed while the job ran
+        is reported again, final, when it ends; a resumed job reports the stickers it reuses."""
         with self.db.transaction() as conn:
-            cur = conn.execute(
-                "INSERT INTO results (job_id, item_index, variant, label, emoji, prompt, seed, raw_path,"
-                " finished_path, kept, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (job_id, item_index, variant, label, emoji, prompt, seed, str(raw_path), str(finished_path),
-                 int(kept), time.time()))
-            rid = int(cur.lastrowid)
+            row = conn.execute("SELECT id FROM results WHERE job_id=? AND item_index=? AND variant=?",
+                               (job_id, item_index, variant)).fetchone()
+            if row is not None:
+                rid = int(row[0])
+                conn.execute("UPDATE results SET label=?, emoji=?, prompt=?, seed=?, raw_path=?, finished_path=?,"
+                             " kept=? WHERE id=?", (label, emoji, prompt, seed, str(raw_path), str(finished_path),
+                                                     int(kept), rid))
+            else:
+                cur = conn.execute(
+                    "INSERT INTO results (job_id, item_index, variant, label, emoji, prompt, seed, raw_path,"
+                    " finished_path, kept, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    (job_id, item_index, variant, label, emoji, prompt, seed, str(raw_path), str(finished_path),
+                     int(kept), time.time()))
+                rid = int(cur.lastrowid)
         return self.result(rid)  # type: ignore[return-value]
+
+    def move_results(self, from_job: int, to_job: int) -> int:
+        """A resumed job takes over the stickers its earlier run already made (same folder)."""
+        with self.db.transaction() as conn:
+            return conn.execute("UPDATE results SET job_id=? WHERE job_id=?", (to_job, from_job)).rowcount
+
+    def restore(self, job: Job, results: list[Result]) -> None:
+        """Put back a removed job and its results with their ids (undo of Remove)."""
+        with self.db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO jobs (id, character_id, character_name, preset, settings, status, position, phase,"
+                " progress, message, error_kind, error_message, traceback, output_dir, retry_of, created_at,"
+                " started_at, finished_at, finishing) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (job.id, job.character_id, job.character_name, json.dumps(job.preset), json.dumps(job.settings),
+                 job.status.value, job.position, job.phase, job.progress, job.message, job.error_kind,
+                 job.error_message, job.traceback, job.output_dir, job.retry_of, job.created_at, job.started_at,
+                 job.finished_at, json.dumps(job.finishing or {})))
+            for r in results:
+                conn.execute(
+                    "INSERT INTO results (id, job_id, item_index, variant, label, emoji, prompt, seed, raw_path,"
+                    " finished_path, kept, created_at, history) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (r.id, r.job_id, r.item_index, r.variant, r.label, r.emoji, r.prompt, r.seed, str(r.raw_path),
+                     str(r.finished_path), int(r.kept), time.time(), json.dumps(r.history)))
+
+    def jobs_using_folder(self, folder: str) -> list[int]:
+        return [r[0] for r in self.db.query("SELECT id FROM jobs WHERE output_dir=?", (folder,))]
 
     @staticmethod
     def _result(r: Any) -> Result:
         return Result(r["id"], r["job_id"], r["item_index"], r["variant"], r["label"], r["emoji"], r["prompt"],
-                      r["seed"], Path(r["raw_path"]), Path(r["finished_path"]), bool(r["kept"]))
+                      r["seed"], Path(r["raw_path"]), Path(r["finished_path"]), bool(r["kept"]),
+                      json.loads(r["history"] or "[]"))
 
     def result(self, result_id: int) -> Optional[Result]:
         row = self.db.query_one("SELECT * FROM results WHERE id=?", (result_id,))
@@ -254,9 +302,27 @@ class JobStore:
             conn.execute("UPDATE results SET kept=? WHERE id=?", (int(kept), result_id))
 
     def replace_result(self, result_id: int, *, seed: int, raw_path: Path, finished_path: Path) -> None:
+        """The regenerated version replaces the shown one; the previous one goes to the history (undo)."""
+        current = self.result(result_id)
+        history = list(current.history) if current else []
+        if current is not None:
+            history.append({"seed": current.seed, "raw_path": str(current.raw_path),
+                            "finished_path": str(current.finished_path)})
         with self.db.transaction() as conn:
-            conn.execute("UPDATE results SET seed=?, raw_path=?, finished_path=? WHERE id=?",
-                         (seed, str(raw_path), str(finished_path), result_id))
+            conn.execute("UPDATE results SET seed=?, raw_path=?, finished_path=?, history=? WHERE id=?",
+                         (seed, str(raw_path), str(finished_path), json.dumps(history), result_id))
+
+    def revert_result(self, result_id: int) -> bool:
+        """Back to the previous version of a regenerated sticker; False when there is none."""
+        current = self.result(result_id)
+        if current is None or not current.history:
+            return False
+        *rest, previous = current.history
+        with self.db.transaction() as conn:
+            conn.execute("UPDATE results SET seed=?, raw_path=?, finished_path=?, history=? WHERE id=?",
+                         (int(previous["seed"]), previous["raw_path"], previous["finished_path"], json.dumps(rest),
+                          result_id))
+        return True
 
     def update_finished_path(self, result_id: int, finished_path: Path) -> None:
         with self.db.transaction() as conn:

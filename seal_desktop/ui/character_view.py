@@ -3,21 +3,38 @@ and the 'make stickers' form that queues a job."""
 
 from __future__ import annotations
 
-import json
+import time
 from pathlib import Path
 from typing import Any, Optional
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
-                               QLineEdit, QPlainTextEdit, QPushButton, QSpinBox, QTreeWidget, QTreeWidgetItem,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout,
+                               QHeaderView, QLabel, QLineEdit, QPlainTextEdit, QPushButton, QSizePolicy, QSpinBox,
+                               QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from seal_engine.errors import SealError
 
-from . import thumbs
-from .errors import show_error
+from . import thumbs, ui_state
+from .errors import ask_unsaved, show_error
 
 MASK_CHOICES = ("auto", "alpha", "fallback", "sam")
+
+
+def describe_concept(concept: Any) -> tuple[str, str, str]:
+    """A learned concept in words (when, which model, how) instead of a hash and raw JSON."""
+    when = time.strftime("%d %b %Y %H:%M", time.localtime(concept.created_at)) if concept.created_at else "—"
+    model = Path(str(concept.base_model)).name or str(concept.base_model)
+    s = concept.settings or {}
+    how = []
+    if s.get("schedule"):
+        how.append(f"{s['schedule']} schedule")
+    if s.get("base"):
+        how.append({"ti+lora": "embeddings + LoRA", "ti": "embeddings", "lora": "LoRA"}.get(s["base"], s["base"]))
+    if "seed" in s:
+        how.append(f"seed {s['seed']}")
+    if s.get("seal") is not None:
+        how.append("SEAL on" if s["seal"] else "SEAL off")
+    return f"Learned {when}", model, ", ".join(how)
 
 
 class CharacterView(QWidget):
@@ -29,6 +46,8 @@ class CharacterView(QWidget):
         self.controller = controller
         self.store = controller.ctx.characters
         self.character: Any = None
+        self.dirty = False
+        self.ask_unsaved = lambda what: ask_unsaved(self.window(), what)  # replaced in tests
 
         self.name = QLineEdit()
         self.class_word = QLineEdit()
@@ -39,6 +58,10 @@ class CharacterView(QWidget):
         self.notes.setMaximumHeight(70)
         self.save_btn = QPushButton("Save details")
         self.save_btn.clicked.connect(self.save)
+        for line in (self.name, self.class_word, self.tags):
+            line.textEdited.connect(self._edited)
+        self.notes.textChanged.connect(self._notes_changed)
+        self._loading = False
         form = QFormLayout()
         form.addRow("Name", self.name)
         form.addRow("Class word", self.class_word)
@@ -50,12 +73,16 @@ class CharacterView(QWidget):
 
         self.preview = QLabel()
         self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.preview.setMinimumSize(300, 300)
+        self.preview.setMinimumSize(200, 200)
+        # its size comes from the layout, never from the pixmap it shows (or the window could not shrink back)
+        self.preview.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         self.show_mask = QCheckBox("Show mask")
         self.show_mask.setChecked(True)
         self.show_mask.toggled.connect(self._draw)
         self.mask_info = QLabel()
         self.mask_info.setWordWrap(True)
+        self.mask_info.setMinimumWidth(1)
+        self.mask_info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.mask_info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.method = QComboBox()
         self.method.addItems(MASK_CHOICES)
@@ -63,13 +90,14 @@ class CharacterView(QWidget):
         recompute.clicked.connect(self.recompute_mask)
         load = QPushButton("Load mask file…")
         load.clicked.connect(self.load_mask)
-        mask_row = QHBoxLayout()
-        mask_row.addWidget(self.show_mask)
-        mask_row.addStretch(1)
-        mask_row.addWidget(QLabel("Method"))
-        mask_row.addWidget(self.method)
-        mask_row.addWidget(recompute)
-        mask_row.addWidget(load)
+        mask_row = QGridLayout()
+        mask_row.addWidget(self.show_mask, 0, 0)
+        mask_row.addWidget(load, 0, 1)
+        method_row = QHBoxLayout()
+        method_row.addWidget(QLabel("Method"))
+        method_row.addWidget(self.method, 1)
+        mask_row.addLayout(method_row, 1, 0)
+        mask_row.addWidget(recompute, 1, 1)
         ref_box = QGroupBox("Reference and subject mask")
         ref_layout = QVBoxLayout(ref_box)
         ref_layout.addWidget(self.preview, 1)
@@ -77,8 +105,11 @@ class CharacterView(QWidget):
         ref_layout.addLayout(mask_row)
 
         self.concepts = QTreeWidget()
-        self.concepts.setHeaderLabels(["Learned concept", "Base model", "Settings"])
+        self.concepts.setHeaderLabels(["Learned", "Base model", "How"])
         self.concepts.setRootIsDecorated(False)
+        for col in (0, 1):
+            self.concepts.header().setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        self.concepts.header().setStretchLastSection(True)
         self.concepts.setMaximumHeight(110)
         concept_box = QGroupBox("Learned concepts")
         QVBoxLayout(concept_box).addWidget(self.concepts)
@@ -90,13 +121,18 @@ class CharacterView(QWidget):
         self.queue_btn = QPushButton("Add to queue")
         self.queue_btn.setObjectName("Primary")
         self.queue_btn.clicked.connect(self.queue_job)
+        self.preset.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.preset.setMinimumContentsLength(14)
         job_form = QFormLayout()
+        job_form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         job_form.addRow("Preset", self.preset)
         row = QHBoxLayout()
-        for label, w in (("Variants", self.variants), ("Steps", self.steps), ("Seed", self.seed)):
+        for label, w in (("Variants", self.variants), ("Steps", self.steps)):
             row.addWidget(QLabel(label))
             row.addWidget(w)
+        row.addStretch(1)
         job_form.addRow(row)
+        job_form.addRow("Seed", self.seed)
         job_form.addRow("", self.queue_btn)
         job_box = QGroupBox("Make stickers")
         job_box.setLayout(job_form)
@@ -106,10 +142,18 @@ class CharacterView(QWidget):
         left.addWidget(job_box)
         left.addWidget(concept_box)
         left.addStretch(1)
+        left_widget = QWidget()
+        left_widget.setLayout(left)
+        left_widget.setMinimumWidth(280)
+        left.setContentsMargins(0, 0, 0, 0)
         layout = QHBoxLayout(self)
-        layout.addLayout(left, 1)
+        layout.addWidget(left_widget, 1)
         layout.addWidget(ref_box, 1)
         self.reload_presets()
+        last = ui_state.value("last_preset")
+        if last and self.preset.findData(last) >= 0:
+            self.preset.setCurrentIndex(self.preset.findData(last))
+        self.preset.activated.connect(lambda _i: ui_state.set_value("last_preset", self.preset.currentData()))
         self.load_defaults()
         self.set_character(None)
 
@@ -129,7 +173,37 @@ class CharacterView(QWidget):
         if index >= 0:
             self.preset.setCurrentIndex(index)
 
+    # ---- unsaved edits ---------------------------------------------------------------
+    def _edited(self, *_: Any) -> None:
+        if not self._loading and self.character is not None:
+            self.dirty = True
+            self.save_btn.setText("Save details *")
+
+    def _notes_changed(self) -> None:
+        self._edited()
+
+    def maybe_keep_edits(self) -> bool:
+        """Before the shown character changes: True to go on (edits saved or dropped), False to stay."""
+        if not self.dirty or self.character is None:
+            return True
+        answer = self.ask_unsaved(f"Character '{self.character.name}'")
+        if answer == "save":
+            return self.save()
+        if answer == "discard":
+            self.dirty = False
+            return True
+        return False
+
     def set_character(self, character: Any) -> None:
+        self._loading = True
+        try:
+            self._set_character(character)
+        finally:
+            self._loading = False
+        self.dirty = False
+        self.save_btn.setText("Save details")
+
+    def _set_character(self, character: Any) -> None:
         self.character = character
         enabled = character is not None
         for w in (self.name, self.class_word, self.tags, self.notes, self.save_btn, self.queue_btn, self.method):
@@ -148,19 +222,23 @@ class CharacterView(QWidget):
         self.notes.setPlainText(character.notes)
         self.method.setCurrentText(character.mask_method if character.mask_method in MASK_CHOICES else "auto")
         self.mask_info.setText(f"Mask method: <b>{character.mask_method or '—'}</b> · {character.mask_note}")
+        self.refresh_concepts(character)
+        self._draw()
+
+    def refresh_concepts(self, character: Any) -> None:
         self.concepts.clear()
         for c in character.concepts:
-            item = QTreeWidgetItem([Path(c.path).name, c.base_model, json.dumps(c.settings, sort_keys=True)])
-            item.setToolTip(0, str(c.path))
+            item = QTreeWidgetItem(list(describe_concept(c)))
+            for col in range(3):
+                item.setToolTip(col, f"{c.path}\nBase model: {c.base_model}")
             self.concepts.addTopLevelItem(item)
         if not character.concepts:
             self.concepts.addTopLevelItem(QTreeWidgetItem(["none yet — learned by the first job", "", ""]))
-        self._draw()
 
     def _draw(self) -> None:
         if self.character is None:
             return
-        side = max(260, min(self.preview.width(), self.preview.height()) - 8)
+        side = max(120, min(self.preview.width(), self.preview.height()) - 8)
         self.preview.setPixmap(thumbs.mask_overlay(self.character.reference, self.character.mask, side,
                                                    self.show_mask.isChecked()))
 
@@ -169,17 +247,18 @@ class CharacterView(QWidget):
         self._draw()
 
     # ---- actions ---------------------------------------------------------------
-    def save(self) -> None:
+    def save(self) -> bool:
         if self.character is None:
-            return
+            return False
         try:
             updated = self.store.update(self.character.id, name=self.name.text(), class_word=self.class_word.text(),
                                         tags=self.tags.text(), notes=self.notes.toPlainText())
         except SealError as err:
             show_error(self.window(), "Cannot save the character", str(err), kind=err.kind.value)
-            return
+            return False
         self.set_character(updated)
         self.changed.emit(updated.id)
+        return True
 
     def recompute_mask(self) -> None:
         self._set_mask(method=self.method.currentText())
@@ -203,6 +282,8 @@ class CharacterView(QWidget):
 
     def queue_job(self) -> Optional[int]:
         if self.character is None:
+            return None
+        if self.dirty and not self.save():  # the job uses what was just typed (class word, name)
             return None
         preset = self.controller.ctx.presets.get(self.preset.currentData())
         if preset is None:

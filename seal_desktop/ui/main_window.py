@@ -6,33 +6,48 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter, QTabWidget
+from PySide6.QtCore import QByteArray, Qt
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (QApplication, QFileDialog, QFrame, QLabel, QMainWindow, QMessageBox, QPushButton,
+                               QScrollArea, QSplitter, QSystemTrayIcon, QTabWidget)
 
 from seal_engine.errors import SealError
 
 from ..controller import AppContext, QueueController
 from .character_view import CharacterView
-from .errors import show_error, show_error_info
+from . import ui_state
+from .errors import ask, show_error, show_error_info
 from .library_panel import LibraryPanel
 from .presets_tab import PresetsTab
 from .queue_panel import QueuePanel
 from .results_view import ResultsView
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.gif *.bmp *.tif *.tiff)"
+DEFAULT_SIZE = (1440, 860)
+
+
+def scrolling(widget: Any) -> QScrollArea:
+    """A tab that scrolls instead of forcing its minimum size on the window (laptop screens)."""
+    area = QScrollArea()
+    area.setWidget(widget)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+    return area
 
 
 class MainWindow(QMainWindow):
     def __init__(self, ctx: Optional[AppContext] = None, *, start_queue: bool = True) -> None:
         super().__init__()
         self.setWindowTitle("SEAL Sticker Studio")
-        self.resize(1440, 860)
         self.setAcceptDrops(True)
         self.error_boxes: list[QMessageBox] = []
         self.ctx = ctx or AppContext.open()
         self.controller = QueueController(self.ctx, self)
+        self.controller.confirm = lambda title, text: self.confirm(title, text)
         self.confirm_close = self._ask_close  # replaced in tests
+        self.confirm = self._ask  # every other confirmation (remove, cancel, empty trash); replaced in tests
+        self.tray: Optional[QSystemTrayIcon] = None
         self._shut = False
 
         self.library = LibraryPanel(self.controller)
@@ -41,20 +56,23 @@ class MainWindow(QMainWindow):
         self.results = ResultsView(self.controller)
         self.queue = QueuePanel(self.controller)
         self.tabs = QTabWidget()
-        self.tabs.addTab(self.character, "Character")
+        self.tabs.addTab(scrolling(self.character), "Character")
         self.tabs.addTab(self.presets, "Presets")
         self.tabs.addTab(self.results, "Results")
-        split = QSplitter(Qt.Orientation.Horizontal)
+        self.split = split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.library)
         split.addWidget(self.tabs)
         split.addWidget(self.queue)
         split.setStretchFactor(1, 1)
-        split.setSizes([300, 820, 320])
+        split.setSizes([250, 820, 300])
         split.setChildrenCollapsible(False)
         self.setCentralWidget(split)
+        self._restore_geometry()
 
         self.library.characterSelected.connect(self._character_selected)
         self.library.addRequested.connect(self.add_dialog)
+        self.library.confirm_leave = self.character.maybe_keep_edits
+        self.library.deleteRequested.connect(self._delete_character)
         self.character.changed.connect(lambda cid: self.library.refresh(cid))
         self.character.jobQueued.connect(lambda _id: self.statusBar().showMessage("Job added to the queue.", 4000))
         self.presets.presetsChanged.connect(self.character.reload_presets)
@@ -63,17 +81,56 @@ class MainWindow(QMainWindow):
         self.controller.errorRaised.connect(lambda title, info: show_error_info(self, title, info))
         self.controller.charactersChanged.connect(lambda: self.library.refresh())
         self.controller.jobFinished.connect(self._job_finished)
+        self.controller.notice.connect(lambda text: self.statusBar().showMessage(text, 10000))
         self._menus()
         self.status_label = QLabel()
+        self.undo_button = QPushButton("Undo")
+        self.undo_button.setVisible(False)
+        self.undo_button.clicked.connect(self.controller.undo)
+        self.controller.undoChanged.connect(self._undo_changed)
+        self.statusBar().addPermanentWidget(self.undo_button)
         self.statusBar().addPermanentWidget(self.status_label)
         self._update_status()
         self.controller.changed.connect(self._update_status)
+        self.controller.pausedChanged.connect(lambda _p: self._update_status())
+        # the list's first refresh ran before this connection: show the character it selected
+        self._character_selected(self.library.current_character())
         if self.controller.interrupted:
             ids = ", ".join(f"#{i}" for i in self.controller.interrupted)
             self.statusBar().showMessage(f"Job(s) {ids} were interrupted when the app last closed; "
-                                         "select one and choose Retry as copy.", 15000)
-        self.controller.paused = not start_queue
+                                         "select one and choose Retry: it continues where it stopped.", 15000)
+        waiting = self.ctx.jobs.pending()
+        if not start_queue:
+            self.controller.paused = True
+        elif waiting:  # jobs left from last time wait for the user (the docs promise it)
+            self.controller.paused_at_launch = True
+            self.controller.paused = True
+            self.statusBar().showMessage(f"{len(waiting)} job(s) from last time are waiting: Queue ▸ Resume queue "
+                                         "(or Resume queue in the queue panel) starts them.", 15000)
         self.controller._pump()
+
+    # ---- geometry -----------------------------------------------------------------
+    def _restore_geometry(self) -> None:
+        """The last geometry when there is one, else a default that fits the screen."""
+        geometry, splitter = ui_state.value("geometry"), ui_state.value("splitter")
+        if isinstance(geometry, QByteArray) and self.restoreGeometry(geometry):
+            if isinstance(splitter, QByteArray):
+                self.split.restoreState(splitter)
+            tab = ui_state.value("tab")
+            if tab is not None and str(tab).isdigit():
+                self.tabs.setCurrentIndex(int(tab))
+            return
+        screen = QGuiApplication.primaryScreen()
+        w, h = DEFAULT_SIZE
+        if screen is not None:
+            area = screen.availableGeometry()
+            w, h = min(w, int(area.width() * 0.94)), min(h, int(area.height() * 0.92))
+        self.resize(w, h)
+
+    def save_geometry(self) -> None:
+        ui_state.set_value("geometry", self.saveGeometry())
+        ui_state.set_value("splitter", self.split.saveState())
+        ui_state.set_value("tab", self.tabs.currentIndex())
 
     def _menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -92,12 +149,57 @@ class MainWindow(QMainWindow):
         run.triggered.connect(self.character.queue_job)
         cancel = QAction("Cancel &pending jobs", self)
         cancel.triggered.connect(self.controller.cancel_pending)
+        self.pause_action = QAction("Pause &queue", self, checkable=True)
+        self.pause_action.setToolTip("Finish the running job, then start no other until you resume")
+        self.pause_action.toggled.connect(self.controller.set_paused)
+        self.controller.pausedChanged.connect(self._paused_changed)
         queue_menu.addAction(run)
+        queue_menu.addAction(self.pause_action)
         queue_menu.addAction(cancel)
+        edit_menu = self.menuBar().addMenu("&Edit")
+        self.undo_action = QAction("&Undo", self, shortcut=QKeySequence.StandardKey.Undo)
+        self.undo_action.setEnabled(False)
+        self.undo_action.triggered.connect(self.controller.undo)
+        empty = QAction("&Empty trash…", self)
+        empty.triggered.connect(self.empty_trash)
+        edit_menu.addAction(self.undo_action)
+        edit_menu.addSeparator()
+        edit_menu.addAction(empty)
+
+    def _paused_changed(self, paused: bool) -> None:
+        self.pause_action.blockSignals(True)
+        self.pause_action.setChecked(paused)
+        self.pause_action.blockSignals(False)
+
+    def _undo_changed(self, text: str) -> None:
+        self.undo_action.setEnabled(bool(text))
+        self.undo_action.setText(f"&Undo {text}" if text else "&Undo")
+        self.undo_button.setVisible(bool(text))
+        self.undo_button.setText(f"Undo: {text}" if text else "Undo")
+
+    def empty_trash(self) -> int:
+        size = self.ctx.trash.size_bytes()
+        n = len(self.ctx.trash.entries())
+        if not n:
+            self.statusBar().showMessage("The trash is empty.", 4000)
+            return 0
+        if not self.confirm("Empty the trash?", f"Delete {n} removed item(s) ({size / 1e6:.1f} MB) for good? "
+                            "This cannot be undone."):
+            return 0
+        gone = self.controller.empty_trash()
+        self.statusBar().showMessage(f"Trash emptied ({gone} item(s)).", 5000)
+        return gone
+
+    def _ask(self, title: str, text: str) -> bool:
+        return ask(self, title, text, yes="OK")
 
     # ---- characters -------------------------------------------------------------
     def _character_selected(self, character: Any) -> None:
-        self.character.set_character(character)
+        shown = self.character.character
+        if character is not None and shown is not None and character.id == shown.id and self.character.dirty:
+            self.character.refresh_concepts(character)  # reloaded under typed edits: keep the edits
+        else:
+            self.character.set_character(character)
         self.presets.set_class_word(character.class_word if character else "character")
 
     def add_dialog(self) -> None:
@@ -142,9 +244,29 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentWidget(self.results)
 
     def _job_finished(self, job_id: int, status: str) -> None:
-        self.statusBar().showMessage(f"Job #{job_id} {status}.", 6000)
+        job = self.ctx.jobs.get(job_id)
+        n = len(self.ctx.jobs.results(job_id)) if job else 0
+        text = {"completed": f"Job #{job_id} finished: {n} sticker(s) ready in Results.",
+                "cancelled": f"Job #{job_id} cancelled; {n} sticker(s) kept. Retry continues from there.",
+                }.get(status, f"Job #{job_id} {status}.")
+        self.statusBar().showMessage(text, 10000)
+        self.notify("SEAL Sticker Studio", text)
         if status == "completed" and self.results.job_id in (None, job_id):
             self.results.show_job(job_id)
+
+    def notify(self, title: str, text: str) -> None:
+        """A tray message where the desktop has a tray, and the taskbar entry flashes either way."""
+        self.last_notification = text
+        if QSystemTrayIcon.isSystemTrayAvailable():
+            if self.tray is None:
+                self.tray = QSystemTrayIcon(self.windowIcon() or QApplication.windowIcon(), self)
+                self.tray.setToolTip("SEAL Sticker Studio")
+            self.tray.show()
+            self.tray.showMessage(title, text, QSystemTrayIcon.MessageIcon.Information, 6000)
+        QApplication.alert(self)
+
+    def _delete_character(self, character_id: int) -> None:
+        self.controller.delete_character(character_id)
 
     def open_export(self, job_id: int) -> Any:
         from .export_dialog import ExportDialog
@@ -168,7 +290,10 @@ class MainWindow(QMainWindow):
         s = self.ctx.settings
         jobs = self.ctx.jobs
         pending = len(jobs.pending())
-        self.status_label.setText(f"Model: {s.model} · device {s.device} · {pending} pending")
+        paused = " (queue paused)" if self.controller.paused and pending else ""
+        model = s.model if len(s.model) <= 40 else "…" + s.model[-39:]
+        self.status_label.setText(f"Model: {model} · device {s.device} · {pending} pending{paused}")
+        self.status_label.setToolTip(s.model)
 
     # ---- closing ----------------------------------------------------------------
     def _ask_close(self) -> bool:
@@ -183,6 +308,10 @@ class MainWindow(QMainWindow):
         if self.controller.busy and not self.confirm_close():
             event.ignore()
             return
+        if not self.character.maybe_keep_edits() or not self.presets.maybe_keep_edits():
+            event.ignore()
+            return
+        self.save_geometry()
         self.shutdown()
         event.accept()
 
@@ -191,5 +320,7 @@ class MainWindow(QMainWindow):
         if self._shut:
             return
         self._shut = True
+        if self.tray is not None:
+            self.tray.hide()
         self.controller.shutdown()
         self.ctx.db.close()

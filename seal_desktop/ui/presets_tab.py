@@ -6,14 +6,14 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QListWidget,
-                               QListWidgetItem, QMessageBox, QPushButton, QTableWidget, QTableWidgetItem,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
+                               QListWidget, QListWidgetItem, QMessageBox, QPushButton, QSizePolicy, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout, QWidget)
 
 from seal_engine.attributes import ATTRIBUTE_LABELS, ATTRIBUTES, Preset, StickerSpec, compose_prompt
 from seal_engine.errors import SealError
 
-from .errors import show_error
+from .errors import ask_unsaved, show_error
 
 COLUMNS = ("label", "emoji") + ATTRIBUTES
 
@@ -28,8 +28,10 @@ class PresetsTab(QWidget):
         self.class_word = "character"
         self.preset: Optional[Preset] = None
         self.dirty = False
+        self.ask_unsaved = lambda what: ask_unsaved(self.window(), what)  # replaced in tests
 
         self.list = QListWidget()
+        self.list.setMinimumWidth(150)
         self.list.currentItemChanged.connect(self._selected)
         new = QPushButton("New")
         new.clicked.connect(self.new_preset)
@@ -38,9 +40,10 @@ class PresetsTab(QWidget):
         self.del_btn = QPushButton("Delete")
         self.del_btn.setObjectName("Danger")
         self.del_btn.clicked.connect(self.delete_preset)
-        left_buttons = QHBoxLayout()
-        for b in (new, self.dup_btn, self.del_btn):
-            left_buttons.addWidget(b)
+        left_buttons = QGridLayout()
+        left_buttons.addWidget(new, 0, 0)
+        left_buttons.addWidget(self.dup_btn, 0, 1)
+        left_buttons.addWidget(self.del_btn, 1, 0)
         left = QVBoxLayout()
         title = QLabel("Presets")
         title.setObjectName("PanelTitle")
@@ -54,6 +57,9 @@ class PresetsTab(QWidget):
         self.description.textEdited.connect(self._mark_dirty)
         self.readonly_note = QLabel("Built-in preset (read-only): duplicate it to make changes.")
         self.readonly_note.setObjectName("Hint")
+        self.readonly_note.setWordWrap(True)
+        self.readonly_note.setMinimumWidth(1)
+        self.readonly_note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(["Label", "Emoji"] + [ATTRIBUTE_LABELS[a] for a in ATTRIBUTES])
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
@@ -70,6 +76,8 @@ class PresetsTab(QWidget):
         self.preview = QLabel()
         self.preview.setObjectName("PromptPreview")
         self.preview.setWordWrap(True)
+        self.preview.setMinimumWidth(1)
+        self.preview.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.preview.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.add_btn = QPushButton("Add sticker")
         self.add_btn.clicked.connect(self.add_item)
@@ -82,26 +90,30 @@ class PresetsTab(QWidget):
         self.save_btn = QPushButton("Save preset")
         self.save_btn.setObjectName("Primary")
         self.save_btn.clicked.connect(self.save)
-        item_buttons = QHBoxLayout()
-        for b in (self.add_btn, self.remove_btn, self.up_btn, self.down_btn):
-            item_buttons.addWidget(b)
-        item_buttons.addStretch(1)
-        item_buttons.addWidget(self.save_btn)
-        head = QHBoxLayout()
-        head.addWidget(QLabel("Name"))
-        head.addWidget(self.name, 1)
-        head.addWidget(QLabel("Description"))
-        head.addWidget(self.description, 2)
+        item_buttons = QGridLayout()
+        for i, b in enumerate((self.add_btn, self.remove_btn, self.up_btn, self.down_btn)):
+            item_buttons.addWidget(b, i // 2, i % 2)
+        item_buttons.setColumnStretch(2, 1)
+        item_buttons.addWidget(self.save_btn, 0, 3)
+        head = QGridLayout()
+        head.addWidget(QLabel("Name"), 0, 0)
+        head.addWidget(self.name, 0, 1)
+        head.addWidget(QLabel("Description"), 1, 0)
+        head.addWidget(self.description, 1, 1)
         right = QVBoxLayout()
         right.addLayout(head)
         right.addWidget(self.readonly_note)
         right.addWidget(self.table, 1)
         right.addLayout(item_buttons)
-        right.addWidget(QLabel("Composed prompt for the selected sticker:"))
+        prompt_title = QLabel("Composed prompt for the selected sticker:")
+        prompt_title.setWordWrap(True)
+        prompt_title.setMinimumWidth(1)
+        prompt_title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        right.addWidget(prompt_title)
         right.addWidget(self.preview)
         layout = QHBoxLayout(self)
         layout.addLayout(left, 1)
-        layout.addLayout(right, 4)
+        layout.addLayout(right, 3)
         self.refresh()
 
     # ---- list --------------------------------------------------------------------
@@ -120,9 +132,27 @@ class PresetsTab(QWidget):
         self.list.blockSignals(False)
         self.list.setCurrentItem(chosen or (self.list.item(0) if self.list.count() else None))
 
-    def _selected(self, *_: Any) -> None:
+    def maybe_keep_edits(self) -> bool:
+        """Before another preset is shown: True to go on (edits saved or dropped), False to stay."""
+        if not self.dirty or self.preset is None or self.preset.builtin:
+            return True
+        answer = self.ask_unsaved(f"Preset '{self.preset.name}'")
+        if answer == "save":
+            return self.save(reselect=False)
+        if answer == "discard":
+            self.dirty = False
+            return True
+        return False
+
+    def _selected(self, current: Any = None, previous: Any = None) -> None:
         item = self.list.currentItem()
-        self.load(self.store.get(item.data(Qt.ItemDataRole.UserRole)) if item else None)
+        name = item.data(Qt.ItemDataRole.UserRole) if item else None
+        if self.preset is not None and name != self.preset.name and not self.maybe_keep_edits():
+            self.list.blockSignals(True)
+            self.list.setCurrentItem(previous)
+            self.list.blockSignals(False)
+            return
+        self.load(self.store.get(name) if item else None)
 
     def load(self, preset: Optional[Preset]) -> None:
         self.preset = preset
@@ -220,7 +250,7 @@ class PresetsTab(QWidget):
         self.dirty = True
 
     # ---- preset files ---------------------------------------------------------------
-    def save(self) -> bool:
+    def save(self, reselect: bool = True) -> bool:
         if self.preset is None or self.preset.builtin:
             return False
         try:
@@ -230,7 +260,12 @@ class PresetsTab(QWidget):
             show_error(self.window(), "Cannot save the preset", str(err), kind=err.kind.value)
             return False
         self.dirty = False
-        self.refresh(edited.name)
+        if reselect:
+            self.refresh(edited.name)
+        else:  # switching away: the list shows another one next; its labels are redrawn after
+            from PySide6.QtCore import QTimer
+
+            QTimer.singleShot(0, self.refresh)
         self.presetsChanged.emit()
         return True
 

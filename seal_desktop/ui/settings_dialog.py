@@ -7,9 +7,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Optional
 
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QGroupBox,
-                               QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton, QSpinBox, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QFrame,
+                               QGroupBox, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton, QScrollArea,
+                               QSpinBox, QVBoxLayout, QWidget)
 
 from ..settings import DEVICES, MODEL_SOURCE_KINDS, PRECISIONS, SCHEDULES, Settings
 from .errors import show_error_info
@@ -102,6 +102,10 @@ class SettingsDialog(QDialog):
         self.schedule.addItems(SCHEDULES)
         self.schedule.setCurrentText(s.schedule)
         self.author = QLineEdit(s.author)
+        self.image_size = QSpinBox(minimum=0, maximum=2048, singleStep=64, value=s.size, suffix=" px")
+        self.image_size.setSpecialValueText("the model's native size")
+        self.image_size.setToolTip("Side of the generated images. Smaller uses less GPU memory; "
+                                   "0 = the model's own size.")
         gen_form = QFormLayout()
         gen_form.addRow("SAM checkpoint", sam_row)
         gen_form.addRow("Output folder", out_row)
@@ -109,6 +113,7 @@ class SettingsDialog(QDialog):
         gen_form.addRow("Variants per sticker", self.variants)
         gen_form.addRow("First seed", self.seed)
         gen_form.addRow("Learning schedule", self.schedule)
+        gen_form.addRow("Image size", self.image_size)
         gen_form.addRow("Pack author", self.author)
         gen_box = QGroupBox("Generation and output")
         gen_box.setLayout(gen_form)
@@ -119,9 +124,28 @@ class SettingsDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
+        body = QWidget()
+        body_layout = QVBoxLayout(body)
+        body_layout.setContentsMargins(0, 0, 0, 0)
+        for w in (model_box, run_box, gen_box):
+            body_layout.addWidget(w)
+        scroll = QScrollArea()  # fits a 768 px high screen: the groups scroll, Save stays visible
+        scroll.setWidget(body)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
         layout = QVBoxLayout(self)
-        for w in (model_box, run_box, gen_box, self.problems, buttons):
-            layout.addWidget(w)
+        layout.addWidget(scroll, 1)
+        layout.addWidget(self.problems)
+        layout.addWidget(buttons)
+        from PySide6.QtGui import QGuiApplication
+
+        screen = QGuiApplication.primaryScreen()
+        area = screen.availableGeometry() if screen is not None else None
+        width = body.sizeHint().width() + scroll.verticalScrollBar().sizeHint().width() + 30
+        height = body.sizeHint().height() + 110
+        if area is not None:
+            width, height = min(width, int(area.width() * 0.95)), min(height, int(area.height() * 0.9))
+        self.resize(max(620, width), height)
         self.source.currentIndexChanged.connect(self._source_changed)
         self._source_changed()
 
@@ -155,6 +179,7 @@ class SettingsDialog(QDialog):
                       sam_checkpoint=self.sam.text().strip(), output_dir=self.output.text().strip(),
                       steps=self.steps.value(), variants=self.variants.value(), seed=self.seed.value(),
                       schedule=self.schedule.currentText(), author=self.author.text().strip(),
+                      size=self.image_size.value(),
                       **{k: b.isChecked() for k, b in self.low.items()})
         return dataclasses.replace(self.controller.ctx.settings, **values)
 

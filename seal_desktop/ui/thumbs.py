@@ -55,8 +55,28 @@ def placeholder(side: int) -> QPixmap:
     return pix
 
 
+_OVERLAYS: dict[tuple, QPixmap] = {}
+
+
+def _stamp(path: Optional[Path]) -> tuple:
+    try:
+        return (str(path), Path(path).stat().st_mtime) if path is not None else ("", 0.0)
+    except OSError:
+        return (str(path), 0.0)
+
+
 def mask_overlay(reference: Path, mask: Optional[Path], side: int = 360, show_mask: bool = True) -> QPixmap:
-    """The reference with the background tinted and the subject outlined by the mask."""
+    """The reference with the background tinted and the subject outlined by the mask (cached: the
+    library refreshes the shown character whenever a job adds a concept, which must not redraw it)."""
+    key = (_stamp(reference), _stamp(mask), side, show_mask)
+    if key not in _OVERLAYS:
+        if len(_OVERLAYS) > 32:
+            _OVERLAYS.clear()
+        _OVERLAYS[key] = _mask_overlay(reference, mask, side, show_mask)
+    return _OVERLAYS[key]
+
+
+def _mask_overlay(reference: Path, mask: Optional[Path], side: int, show_mask: bool) -> QPixmap:
     ref = QImage(str(reference))
     if ref.isNull():
         return placeholder(side)

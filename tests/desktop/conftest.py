@@ -73,7 +73,10 @@ def make_window(qtbot):
     def make(start_queue: bool = True) -> MainWindow:
         window = MainWindow(AppContext.open(), start_queue=start_queue)
         window.confirm_close = lambda: True
+        window.confirm = lambda title, text: True  # remove, cancel, empty trash: auto-answered
         window.library.confirm_delete = lambda name: True
+        window.character.ask_unsaved = lambda what: "discard"  # unsaved edits: auto-answered
+        window.presets.ask_unsaved = lambda what: "discard"
         qtbot.addWidget(window)
         window.show()
         windows.append(window)

@@ -77,6 +77,11 @@ def test_regenerate_one_sticker_with_a_new_seed(make_window, qtbot, tiny_model, 
     after = window.ctx.jobs.result(before.id)
     assert after.seed == 4242 and after.finished_path != before.finished_path and after.finished_path.is_file()
     assert after.prompt == before.prompt
+    window.queue.refresh()
+    text = window.queue.list.item(0).text()
+    assert text.endswith("completed") and "Generating" not in text  # a regenerate is not the job running again
+    assert window.controller.undo().startswith("Regenerate")  # and it can be undone
+    assert window.ctx.jobs.result(before.id).finished_path == before.finished_path and before.finished_path.is_file()
 
 
 def test_a_failing_job_shows_a_copyable_error(make_window, qtbot, tmp_path):
