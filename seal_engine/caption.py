@@ -95,7 +95,7 @@ class CaptionVocabulary:
             return None
         segment = next(s for s in self.context.split(",") if "{background}" in s).strip()
         before, after = segment.split("{background}")
-        pattern = r"(?<!\w)" + re.escape(before.strip()) + r"\s*(.+?)\s*" + re.escape(after.strip())
+        pattern = r"(?<!\w)" + re.escape(before.strip()) + r"\s+(.+?)\s+" + re.escape(after.strip())
         return re.compile(pattern.replace(r"\ ", r"\s+"), re.IGNORECASE)
 
     def to_dict(self) -> dict[str, Any]:
