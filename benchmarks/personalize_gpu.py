@@ -83,7 +83,7 @@ def _first_module(*names: str) -> Any:
 
 def config_module() -> Any:
     """PersonalizeConfig, baseline_config, SCHEDULE_STEPS, BaseMethod: the package's config or the old module."""
-    return _first_module("seal_engine.personalize.config", "seal_engine.personalize_config")
+    return _first_module("seal_engine.personalize.config", "seal_engine.personalize.config")
 
 
 def schedule_steps() -> dict[str, tuple[int, int]]:

@@ -56,7 +56,7 @@ def test_toy_caption_reads_the_context_of_held_out_characters(toy_pair):
 
 
 def test_caption_feeds_personalize_config(toy_pair):
-    from seal_engine.personalize_config import PersonalizeConfig
+    from seal_engine.personalize.config import PersonalizeConfig
 
     c = caption_reference(toy_pair, render_pil(_references()[0]))
     cfg = PersonalizeConfig(prompt_template=c.template, background_words=c.background_words)

@@ -352,7 +352,7 @@ def test_config_validate_refuses_non_finite_values(kw):
     try:  # the config module moves into the personalize package (seal_engine/personalize/config.py)
         from seal_engine.personalize.config import PersonalizeConfig
     except ImportError:
-        from seal_engine.personalize_config import PersonalizeConfig
+        from seal_engine.personalize.config import PersonalizeConfig
 
     with pytest.raises(InputError):
         PersonalizeConfig(**kw).validate()

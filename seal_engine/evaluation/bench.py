@@ -35,7 +35,7 @@ from ..errors import InputError
 from ..progress import CancelToken, ProgressCallback, ProgressEvent, no_progress
 from .clip_models import DEFAULT_CLIP_MODEL
 
-VARIANT_FLAGS: dict[str, dict[str, bool]] = {
+VARIANT_FLAGS: dict[str, dict[str, object]] = {
     "baseline": {"attention_loss": False, "background_loss": False, "split_merge": False,
                  "layer_restriction": False},
     "seal": {"attention_loss": True, "background_loss": True, "split_merge": True, "layer_restriction": True},
@@ -51,6 +51,8 @@ VARIANT_FLAGS: dict[str, dict[str, bool]] = {
                        "layer_restriction": True, "image_start": False},
     "no-caption": {"attention_loss": True, "background_loss": True, "split_merge": True,
                    "layer_restriction": True, "auto_caption": False},
+    "seal-merge-context": {"attention_loss": True, "background_loss": True, "split_merge": True,
+                           "layer_restriction": True, "merge": "identity+context"},
 }
 """The paper's comparison: plain TTF, TTF+SEAL, and SEAL minus one component at a time. The
 image start and the caption are the run's starting point for baseline and SEAL alike (what a

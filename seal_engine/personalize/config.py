@@ -86,7 +86,7 @@ class PersonalizeConfig:
     # SEAL component 1: semantic-guided spatial attention loss
     attention_loss: bool = True
     attention_weight: Optional[float] = None  # None: set per phase from the gradient ratio below
-    attention_grad_ratio: float = 1.0  # |grad attention term| / |grad diffusion| at a phase's first step
+    attention_grad_ratio: float = 0.1  # |grad attention term| / |grad diffusion| at a phase's first step (swept)
     attention_outside_weight: float = 1.0  # relative weight of the outside-the-mask mass term
     attention_min_score: float = 0.5  # keep layers whose map/mask correlation reaches this...
     attention_keep_fraction: float = 0.75  # ...and this fraction of the best layer's
