@@ -70,8 +70,12 @@ def test_attention_loss_acts_at_its_defaults(tmp_path, toy_reference):
     # the identity tokens' attention inside the mask rises, and beats the same run without the loss
     before, after = att["probe_before"]["identity_inside"], att["probe_after"]["identity_inside"]
     assert before == off["attention"]["probe_before"]["identity_inside"]  # same start
-    assert after > before + 0.02, (before, after)
-    assert after > off["attention"]["probe_after"]["identity_inside"] + 0.02
+    off_after = off["attention"]["probe_after"]["identity_inside"]
+    assert after > before, (before, after, off_after)
+    assert after > off_after + 0.02, (before, after, off_after)
+    # split-merge's own term moves the context token onto the background
+    ctx_before, ctx_after = att["probe_before"]["context_outside"], att["probe_after"]["context_outside"]
+    assert ctx_after > ctx_before + 0.05 and ctx_after > 1 - att["probe_before"]["mask_fraction"]
 
 
 def test_gradient_of_the_attention_term_reaches_the_trained_parameters(toy_reference):
@@ -88,7 +92,8 @@ def test_gradient_of_the_attention_term_reaches_the_trained_parameters(toy_refer
         views = torch.zeros(k, dtype=torch.long)
         subsets = torch.arange(k)
         _d, _s, terms = trainer.step("embeddings", 1, views, subsets)
-        rows = [e.identity_rows for e in trainer.encoders]
+        rows = [e.identity_rows.requires_grad_(True) for e in trainer.encoders]
+        _d, _s, terms = trainer.step("embeddings", 1, views, subsets)
         grads = torch.autograd.grad(terms["attention"].value, rows)
         assert all(g.abs().sum() > 0 for g in grads)
         lora = trainer.attach_lora()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from personalize_helpers import QK_PATTERNS, load, reference_image, short_config, single_torch_thread  # noqa: F401
+from personalize_helpers import load, reference_image, short_config, single_torch_thread  # noqa: F401
 from seal_engine.personalize.split_merge import Subset, loss_region, masked_mse, training_prompt
 from seal_engine.personalize.tokens import TokenNames
 
@@ -39,9 +39,10 @@ def test_prompt_template_captions_the_reference():
     names = TokenNames.make("<id>", 1, "<bg>")
     tpl = "a {subject}, smiling, on a {background} background"
     assert training_prompt(Subset.IDENTITY, names, "cat", "", tpl, "orange") == "a <id> cat, smiling, on a orange background"
+    # the context token stands beside the caption's background words: it absorbs what they do not say
     assert training_prompt(Subset.BOTH, names, "cat", "far away", tpl, "orange") == \
-        "a <id> cat, smiling, on a <bg> background, far away"
-    assert training_prompt(Subset.CONTEXT, names, "cat", "", tpl, "orange") == "a <bg> background"
+        "a <id> cat, smiling, on a orange <bg> background, far away"
+    assert training_prompt(Subset.CONTEXT, names, "cat", "", tpl, "orange") == "a orange <bg> background"
     from seal_engine.errors import InputError
     from seal_engine.personalize.config import PersonalizeConfig
 
@@ -51,22 +52,14 @@ def test_prompt_template_captions_the_reference():
             PersonalizeConfig(**bad).validate()
 
 
-def test_context_token_moves_onto_the_background_and_is_not_exported(tmp_path, tiny_sd15_dir):
+def test_context_token_is_learned_but_not_exported(tmp_path, tiny_sd15_dir):
+    """(Its map moving onto the background is shown on the toy world, test_seal_components.py.)"""
     from safetensors.torch import load_file
 
     from seal_engine.personalize import personalize
 
     ref = reference_image()
-    cfg = short_config(embedding_steps=40, lora_steps=40, embedding_lr=1e-2, lora_lr=1e-2, attention_weight=1.0,
-                       split_merge=True, augment=False, probe_attention=True, layer_patterns=QK_PATTERNS,
-                       attention_layers=["up_blocks.1.attentions.0.transformer_blocks.0.attn2",
-                                         "up_blocks.1.attentions.1.transformer_blocks.0.attn2"])
-    concept = personalize(load(tiny_sd15_dir), ref, ref.getchannel("A"), cfg, tmp_path / "c")
-    probe = concept.meta["attention"]
-    before, after = probe["probe_before"], probe["probe_after"]
-    assert after["context_outside"] > before["context_outside"] + 0.05
-    assert after["context_outside"] > 1 - after["mask_fraction"]  # more than a uniform map would give
-    assert after["identity_inside"] > before["identity_inside"] + 0.2
+    concept = personalize(load(tiny_sd15_dir), ref, ref.getchannel("A"), short_config(), tmp_path / "c")
     tokens = concept.meta["tokens"]
     assert tokens["identity"]["role"] == "identity" and tokens["context"]["role"] == "context"
     # the merge: only the identity token is in the file generation loads

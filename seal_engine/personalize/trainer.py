@@ -472,6 +472,8 @@ class Trainer:
         self.gen.set_state(state)
 
         def norm(value: Any) -> float:
+            if not value.requires_grad:  # nothing trained in this phase is upstream of it
+                return 0.0
             grads = torch.autograd.grad(value, params, retain_graph=True, allow_unused=True)
             sq = [g.float().pow(2).sum() for g in grads if g is not None]
             return float(torch.stack(sq).sum().sqrt()) if sq else 0.0
