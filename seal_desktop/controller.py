@@ -142,6 +142,8 @@ class QueueController(QObject):
         if problems and "model" not in overrides:
             raise InputError(" ".join(problems))
         settings = self.job_settings(**overrides)
+        if character.caption:  # the user's caption replaces the automatic one (recorded with the job)
+            settings["personalize"] = {**settings.get("personalize", {}), "caption": character.caption}
         settings["_overrides"] = sorted(k for k in overrides if k in GLOBAL_SETTINGS)  # a retry keeps these
         if not preset.get("items"):
             raise InputError("The chosen preset has no stickers.")

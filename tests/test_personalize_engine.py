@@ -165,3 +165,11 @@ def test_class_word_choice(monkeypatch):
     assert (auto.word, auto.source) == ("character", "default")
     monkeypatch.setenv("SEAL_CLIP_MODEL", "/nonexistent/clip")
     assert choose_class_word(reference_image()).source == "default"  # not available locally: generic word
+
+
+def test_users_caption_replaces_the_automatic_one(tmp_path, tiny_sd15_dir):
+    concept = _run(load(tiny_sd15_dir), tmp_path / "c", short_config(caption="happy, waving, on a white background"))
+    record = concept.meta["component_records"]["auto_caption"]
+    assert record["caption"] == "happy, waving, on a white background" and "user" in record["source"]
+    example = concept.meta["training_prompt"]["example"]
+    assert "<seal-id>" in example and "waving" in example

@@ -52,6 +52,7 @@ class Character:
     created_at: float
     updated_at: float
     concepts: list[Concept] = field(default_factory=list)
+    caption: str = ""  # the user's training caption; "" = read from the reference automatically
 
     def matches(self, text: str) -> bool:
         text = text.strip().lower()
@@ -85,7 +86,7 @@ class CharacterStore:
             reference=folder / row["reference"], mask=(folder / row["mask"]) if row["mask"] else None,
             mask_method=row["mask_method"], mask_note=row["mask_note"],
             created_at=row["created_at"], updated_at=row["updated_at"],
-            concepts=self.concepts(row["id"]),
+            concepts=self.concepts(row["id"]), caption=row["caption"],
         )
 
     def all(self, search: str = "") -> list[Character]:
@@ -143,7 +144,7 @@ class CharacterStore:
         return self.get(new_id)  # type: ignore[return-value]
 
     def update(self, character_id: int, **fields: Any) -> Character:
-        allowed = {"name", "class_word", "notes", "tags"}
+        allowed = {"name", "class_word", "notes", "tags", "caption"}
         bad = set(fields) - allowed
         if bad:
             raise ValueError(f"cannot update {bad}")
@@ -151,6 +152,11 @@ class CharacterStore:
             raise InputError("A character needs a name.")
         if "class_word" in fields and not re.fullmatch(r"[A-Za-z][A-Za-z \-]{0,30}", str(fields["class_word"]).strip()):
             raise InputError("The class word must be one or two plain words, like 'cat' or 'cartoon fox'.")
+        if "caption" in fields:
+            text = " ".join(str(fields["caption"]).split())
+            if "{" in text or "}" in text or len(text) > 300:
+                raise InputError("A caption is plain words (at most 300 characters), like 'happy, waving, on a beach'.")
+            fields["caption"] = text
         if "tags" in fields and not isinstance(fields["tags"], str):
             fields["tags"] = ",".join(fields["tags"])
         if "tags" in fields:
@@ -177,7 +183,7 @@ class CharacterStore:
             for item in src.folder.iterdir():
                 if item.is_file():
                     shutil.copy2(item, stage / item.name)
-        return self._insert(folder_name, name=name, class_word=src.class_word, notes=src.notes,
+        return self._insert(folder_name, name=name, class_word=src.class_word, notes=src.notes, caption=src.caption,
                             tags=",".join(src.tags), reference=src.reference.name,
                             mask=src.mask.name if src.mask else None, mask_method=src.mask_method,
                             mask_note=src.mask_note)

@@ -83,6 +83,10 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE results ADD COLUMN history TEXT NOT NULL DEFAULT '[]';
     """,
+    # 4: the character's training caption, as the user edited it ('' = automatic)
+    """
+    ALTER TABLE characters ADD COLUMN caption TEXT NOT NULL DEFAULT '';
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -20,6 +20,18 @@ from .errors import ask_unsaved, show_error
 MASK_CHOICES = ("auto", "alpha", "fallback", "sam")
 
 
+def learned_caption(concept: Any) -> str:
+    """The caption a concept was trained with (automatic or the user's), from its concept.json."""
+    import json
+
+    try:
+        meta = json.loads((Path(concept.path) / "concept.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ""
+    record = (meta.get("component_records") or {}).get("auto_caption") or {}
+    return str(record.get("caption") or "")
+
+
 def describe_concept(concept: Any) -> tuple[str, str, str]:
     """A learned concept in words (when, which model, how) instead of a hash and raw JSON."""
     when = time.strftime("%d %b %Y %H:%M", time.localtime(concept.created_at)) if concept.created_at else "—"
@@ -53,12 +65,23 @@ class CharacterView(QWidget):
         self.class_word = QLineEdit()
         self.class_word.setToolTip("The kind of thing the character is (cat, fox, robot…); used in every prompt.")
         self.tags = QLineEdit(placeholderText="comma, separated, tags")
+        self.caption = QLineEdit(placeholderText="automatic: read from the reference when the character is learned")
+        self.caption.setToolTip("What the reference shows besides the character itself (emotion, action, framing, "
+                                "style, background), e.g. 'happy, waving, full body, flat style, on a white "
+                                "background'. It keeps those out of the learned character. Leave empty to let the "
+                                "app read it from the reference.")
+        self.learned_caption = QLabel()
+        self.learned_caption.setWordWrap(True)
+        self.learned_caption.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.edit_caption_btn = QPushButton("Edit this caption")
+        self.edit_caption_btn.setToolTip("Copy the caption the app read from the reference into the field above")
+        self.edit_caption_btn.clicked.connect(self._use_learned_caption)
         self.notes = QPlainTextEdit()
         self.notes.setPlaceholderText("Notes about this character")
         self.notes.setMaximumHeight(70)
         self.save_btn = QPushButton("Save details")
         self.save_btn.clicked.connect(self.save)
-        for line in (self.name, self.class_word, self.tags):
+        for line in (self.name, self.class_word, self.tags, self.caption):
             line.textEdited.connect(self._edited)
         self.notes.textChanged.connect(self._notes_changed)
         self._loading = False
@@ -66,6 +89,9 @@ class CharacterView(QWidget):
         form.addRow("Name", self.name)
         form.addRow("Class word", self.class_word)
         form.addRow("Tags", self.tags)
+        form.addRow("Caption", self.caption)
+        form.addRow("", self.learned_caption)
+        form.addRow("", self.edit_caption_btn)
         form.addRow("Notes", self.notes)
         form.addRow("", self.save_btn)
         details = QGroupBox("Character")
@@ -206,11 +232,14 @@ class CharacterView(QWidget):
     def _set_character(self, character: Any) -> None:
         self.character = character
         enabled = character is not None
-        for w in (self.name, self.class_word, self.tags, self.notes, self.save_btn, self.queue_btn, self.method):
+        for w in (self.name, self.class_word, self.tags, self.caption, self.notes, self.save_btn, self.queue_btn,
+                  self.method):
             w.setEnabled(enabled)
         if not enabled:
-            for w in (self.name, self.class_word, self.tags):
+            for w in (self.name, self.class_word, self.tags, self.caption):
                 w.clear()
+            self.learned_caption.clear()
+            self.edit_caption_btn.hide()
             self.notes.clear()
             self.preview.setText("No character selected.\nDrop reference images onto the window to add some.")
             self.mask_info.clear()
@@ -219,6 +248,7 @@ class CharacterView(QWidget):
         self.name.setText(character.name)
         self.class_word.setText(character.class_word)
         self.tags.setText(", ".join(character.tags))
+        self.caption.setText(character.caption)
         self.notes.setPlainText(character.notes)
         self.method.setCurrentText(character.mask_method if character.mask_method in MASK_CHOICES else "auto")
         self.mask_info.setText(f"Mask method: <b>{character.mask_method or '—'}</b> · {character.mask_note}")
@@ -234,6 +264,15 @@ class CharacterView(QWidget):
             self.concepts.addTopLevelItem(item)
         if not character.concepts:
             self.concepts.addTopLevelItem(QTreeWidgetItem(["none yet — learned by the first job", "", ""]))
+        text = learned_caption(character.concepts[-1]) if character.concepts else ""
+        self.learned_caption.setText(f"Last learned with: <i>{text}</i>" if text else "")
+        self.edit_caption_btn.setVisible(bool(text))
+        self._learned_text = text
+
+    def _use_learned_caption(self) -> None:
+        if getattr(self, "_learned_text", ""):
+            self.caption.setText(self._learned_text)
+            self._edited()
 
     def _draw(self) -> None:
         if self.character is None:
@@ -252,7 +291,8 @@ class CharacterView(QWidget):
             return False
         try:
             updated = self.store.update(self.character.id, name=self.name.text(), class_word=self.class_word.text(),
-                                        tags=self.tags.text(), notes=self.notes.toPlainText())
+                                        tags=self.tags.text(), notes=self.notes.toPlainText(),
+                                        caption=self.caption.text())
         except SealError as err:
             show_error(self.window(), "Cannot save the character", str(err), kind=err.kind.value)
             return False

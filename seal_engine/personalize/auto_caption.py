@@ -5,7 +5,8 @@ background), read off the reference zero-shot with the CLIP pair (real models: t
 vocabulary the presets use; the toy world: its own tower and words). Without it, "a
 sticker of <id> creature" leaves the tokens to absorb the reference's pose, emotion and
 background, which then leak into every sticker. A caption the user wrote or edited
-(`prompt_template`) replaces it; no tower, no caption, and the concept says so.
+(`caption`, in the schema's words, e.g. from the app's edit box) replaces it; no tower, no
+automatic caption, and the concept says so.
 """
 
 from __future__ import annotations
@@ -25,14 +26,19 @@ class AutoCaption(Component):
         self.info: dict[str, Any] = {}
 
     def configure(self, t: "Trainer") -> None:
-        from ..caption import caption_reference
+        from ..caption import caption_from_text, caption_reference, preset_vocabulary
 
-        pair, reason = t.clip_pair()
-        if pair is None:
-            self.info = {"caption": None, "reason": reason}
-            t.report(f"No automatic caption: {reason}")
-            return
-        caption = caption_reference(pair, t.reference, t.mask)
+        if t.cfg.caption:
+            pair, _reason = t.clip_pair() if t.cfg.auto_caption else (None, "")
+            vocabulary = (pair.vocabulary if pair is not None else None) or preset_vocabulary()
+            caption = caption_from_text(t.cfg.caption, vocabulary)
+        else:
+            pair, reason = t.clip_pair()
+            if pair is None:
+                self.info = {"caption": None, "reason": reason}
+                t.report(f"No automatic caption: {reason}")
+                return
+            caption = caption_reference(pair, t.reference, t.mask)
         t.template = caption.template
         t.background_words = caption.background_words
         t.caption_names_framing = any(k in caption.values for k in ("camera", "scale", "position"))

@@ -110,6 +110,7 @@ class PersonalizeConfig:
     image_start_lr: float = 2e-2
     image_tower: Optional[str] = None  # a CLIP model folder; None: look beside the model and in the cache
     auto_caption: bool = True  # caption the reference's emotion/action/framing/style/background
+    caption: Optional[str] = None  # the user's caption in the schema's words (replaces the automatic one)
     # tokens
     num_vectors: int = 2  # identity vectors (the advanced SDXL script uses 2 per concept)
     class_word: Optional[str] = None  # None: chosen by class_word.choose_class_word and recorded
@@ -246,6 +247,10 @@ class PersonalizeConfig:
             raise InputError(f"The training resolution must be a multiple of 8 of at least 32, not {self.resolution}.")
         if self.class_word is not None and not self.class_word.strip():
             self.class_word = None
+        if self.caption is not None and not self.caption.strip():
+            self.caption = None
+        if self.caption is not None and ("{" in self.caption or "}" in self.caption or len(self.caption) > 300):
+            raise InputError("A caption is plain words (at most 300 characters), like 'happy, waving, on a beach'.")
         if self.identity_token == self.context_token or not self.identity_token.strip():
             raise InputError("The identity and context tokens must be distinct, non-empty strings.")
         if self.identity_token.startswith(self.context_token) or self.context_token.startswith(self.identity_token):

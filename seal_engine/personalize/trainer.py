@@ -111,7 +111,7 @@ def _mask_area(mask: Any) -> float:
 def build_components(cfg: PersonalizeConfig) -> list[Component]:
     """The components a configuration switches on, in hook order."""
     comps: list[Component] = []
-    if cfg.auto_caption and cfg.prompt_template is None:
+    if (cfg.auto_caption or cfg.caption) and cfg.prompt_template is None:
         from .auto_caption import AutoCaption
 
         comps.append(AutoCaption())
