@@ -68,24 +68,12 @@ def quality(root: Path, limit: int | None) -> None:
     print()
 
 
+from seal_engine.testing import crop_through_subject  # noqa: E402
+
 #: crop name -> edges the subject is cut at (a quarter of its extent runs off each)
 CROPS = {"left": ("left",), "bottom": ("bottom",), "top+right": ("top", "right"), "bottom+left": ("bottom", "left")}
 
 
-def crop_through_subject(im: Image.Image, gt: np.ndarray, edges: tuple[str, ...], cut: float = 0.25):
-    """Image and mask cropped so the subject runs `cut` of its extent past each named edge."""
-    ys, xs = np.nonzero(gt)
-    x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
-    box = [0, 0, im.width, im.height]
-    if "left" in edges:
-        box[0] = int(x0 + cut * (x1 - x0))
-    if "right" in edges:
-        box[2] = int(x1 - cut * (x1 - x0))
-    if "top" in edges:
-        box[1] = int(y0 + cut * (y1 - y0))
-    if "bottom" in edges:
-        box[3] = int(y1 - cut * (y1 - y0))
-    return im.crop(tuple(box)), gt[box[1]:box[3], box[0]:box[2]]
 
 
 def toy_closeups(n: int, seed: int = 0, scale: str = "closeup"):

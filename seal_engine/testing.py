@@ -269,3 +269,19 @@ def save_tiny_single_file(pipeline_folder: str | Path, out_path: str | Path) -> 
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out, save(state, metadata={"format": "pt", "source": "seal_engine.testing"}))
     return out
+
+
+def crop_through_subject(im: Any, gt: Any, edges: tuple[str, ...], cut: float = 0.25):
+    """Image and ground-truth mask (numpy bool) cropped so the subject runs `cut` of its extent past each named edge."""
+    ys, xs = np.nonzero(gt)
+    x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
+    box = [0, 0, im.width, im.height]
+    if "left" in edges:
+        box[0] = int(x0 + cut * (x1 - x0))
+    if "right" in edges:
+        box[2] = int(x1 - cut * (x1 - x0))
+    if "top" in edges:
+        box[1] = int(y0 + cut * (y1 - y0))
+    if "bottom" in edges:
+        box[3] = int(y1 - cut * (y1 - y0))
+    return im.crop(tuple(box)), gt[box[1]:box[3], box[0]:box[2]]

@@ -23,6 +23,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from seal_engine.masks import compute_mask
+from seal_engine.testing import crop_through_subject
 from seal_engine.toyworld.attributes import Sticker
 from seal_engine.toyworld.detectors import foreground_mask
 from seal_engine.toyworld.render import render_with_mask
@@ -69,20 +70,6 @@ def assert_holds(image: Image.Image, gt: np.ndarray) -> None:
     assert score >= FLOOR, f"IoU {score:.3f} ({res.note})"
 
 
-def crop_through_subject(im: Image.Image, gt: np.ndarray, edges: tuple[str, ...], cut: float = 0.25):
-    """Image and mask cropped so a quarter of the subject's extent runs past each named edge."""
-    ys, xs = np.nonzero(gt)
-    x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
-    box = [0, 0, im.width, im.height]
-    if "left" in edges:
-        box[0] = int(x0 + cut * (x1 - x0))
-    if "right" in edges:
-        box[2] = int(x1 - cut * (x1 - x0))
-    if "top" in edges:
-        box[1] = int(y0 + cut * (y1 - y0))
-    if "bottom" in edges:
-        box[3] = int(y1 - cut * (y1 - y0))
-    return im.crop(tuple(box)), gt[box[1]:box[3], box[0]:box[2]]
 
 
 @pytest.mark.parametrize("sticker,seed", TOY_CLOSEUPS, ids=lambda v: getattr(v, "background", str(v)))
