@@ -273,6 +273,8 @@ def save_tiny_single_file(pipeline_folder: str | Path, out_path: str | Path) -> 
 
 def crop_through_subject(im: Any, gt: Any, edges: tuple[str, ...], cut: float = 0.25):
     """Image and ground-truth mask (numpy bool) cropped so the subject runs `cut` of its extent past each named edge."""
+    import numpy as np
+
     ys, xs = np.nonzero(gt)
     x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
     box = [0, 0, im.width, im.height]
