@@ -72,18 +72,9 @@ TARGETS = {"wall/kernel": 1.25, "SEAL/baseline": 1.05, "example/SEAL": 2.0,
 
 
 # ---- where the personalization code lives (the trainer is being rewritten into a package) ------------------
-def _first_module(*names: str) -> Any:
-    for name in names:
-        try:
-            return importlib.import_module(name)
-        except ImportError:
-            continue
-    raise ImportError(f"none of {names} can be imported")
-
-
 def config_module() -> Any:
-    """PersonalizeConfig, baseline_config, SCHEDULE_STEPS, BaseMethod: the package's config or the old module."""
-    return _first_module("seal_engine.personalize.config", "seal_engine.personalize.config")
+    """PersonalizeConfig, baseline_config, SCHEDULE_STEPS, BaseMethod."""
+    return importlib.import_module("seal_engine.personalize.config")
 
 
 def schedule_steps() -> dict[str, tuple[int, int]]:
@@ -308,7 +299,7 @@ class RunResult:
 def run_personalize(model, name: str, cfg, tmp: Path, meter: StepMeter) -> RunResult:
     import torch
 
-    personalize = _first_module("seal_engine.personalize").personalize
+    personalize = importlib.import_module("seal_engine.personalize").personalize
     cuda = model.device.startswith("cuda")
     if cuda:
         torch.cuda.synchronize()
