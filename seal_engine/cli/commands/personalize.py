@@ -66,6 +66,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     t.add_argument("--random-backgrounds", action="store_true", help="composite the subject on random flat colours")
     t.add_argument("--no-augment", action="store_true")
     t.add_argument("--gradient-checkpointing", action="store_true", help="less GPU memory, slower")
+    t.add_argument("--compile", action="store_true",
+                   help="torch.compile the U-Net for training (CUDA only; any failure falls back to eager, recorded)")
     t.add_argument("--preview-every", type=int, default=0, metavar="K", help="save a preview every K steps")
     t.add_argument("--preview-dir", metavar="DIR", help="where previews go (default: beside the concept)")
     parser.add_argument("--overwrite", action="store_true", help="replace CONCEPT_DIR if it exists")
@@ -130,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
         layer_patterns=args.layer_pattern, lora_rank=args.lora_rank, resolution=args.resolution,
         batch_size=args.batch, flip=args.flip, random_backgrounds=args.random_backgrounds,
         augment=False if args.no_augment else None, gradient_checkpointing=args.gradient_checkpointing,
+        compile=args.compile,
         preview_every=args.preview_every,
     )
     if args.steps is not None:
