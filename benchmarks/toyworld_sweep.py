@@ -40,11 +40,13 @@ def run(settings: dict, schedule: str, prompts: int = 8) -> tuple[float, list[st
             asks = B.prompt_asks(ref, prompts, seed=3)
             images = generate(model.pipe, [B.prompt_text(a, concept.identity_string) for a in asks], seed=1000, steps=20)
             reads = detector.predict(images)
-            ident = sum(B.score(a, r, ref)["identity"] for a, r in zip(asks, reads)) / len(asks)
-            scores.append(ident)
+            sc = [B.score(a, r, ref) for a, r in zip(asks, reads)]
+            ident = sum(x["identity"] for x in sc) / len(sc)
+            leak = [x["leakage"] for x in sc if x["leakage"] is not None]
+            scores.append((ident, sum(leak) / max(1, len(leak))))
             common = collections.Counter("-".join(r[k] for k in ("shape", "colour", "accessory")) for r in reads)
-            lines.append(f"{'-'.join(ref.appearance):24s} {ident:.2f}  {common.most_common(2)}")
-    return sum(scores) / len(scores), lines
+            lines.append(f"{'-'.join(ref.appearance):24s} {ident:.2f} leak {scores[-1][1]:.2f} {common.most_common(2)}")
+    return tuple(sum(x[i] for x in scores) / len(scores) for i in (0, 1)), lines
 
 
 def main() -> int:
@@ -61,10 +63,10 @@ def main() -> int:
         mean, lines = run(json.loads(text), a.schedule, a.prompts)
         print(f"\n{text}\n" + "\n".join(lines), flush=True)
         rows.append((text, mean))
-    print(f"\n| settings ({a.schedule} schedule) | identity (6 held-out appearances x {a.prompts} prompts) |")
-    print("|---|---|")
-    for text, mean in rows:
-        print(f"| `{text}` | {mean:.3f} |")
+    print(f"\n| settings ({a.schedule} schedule) | identity | bg leakage | (6 held-out appearances x {a.prompts} prompts)")
+    print("|---|---|---|")
+    for text, (ident, leak) in rows:
+        print(f"| `{text}` | {ident:.3f} | {leak:.3f} |")
     return 0
 
 
