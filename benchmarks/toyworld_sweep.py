@@ -43,10 +43,11 @@ def run(settings: dict, schedule: str, prompts: int = 8) -> tuple[float, list[st
             sc = [B.score(a, r, ref) for a, r in zip(asks, reads)]
             ident = sum(x["identity"] for x in sc) / len(sc)
             leak = [x["leakage"] for x in sc if x["leakage"] is not None]
-            scores.append((ident, sum(leak) / max(1, len(leak))))
+            rigid = [x["rigidity"] for x in sc if x["rigidity"] is not None]
+            scores.append((ident, sum(leak) / max(1, len(leak)), sum(rigid) / max(1, len(rigid))))
             common = collections.Counter("-".join(r[k] for k in ("shape", "colour", "accessory")) for r in reads)
             lines.append(f"{'-'.join(ref.appearance):24s} {ident:.2f} leak {scores[-1][1]:.2f} {common.most_common(2)}")
-    return tuple(sum(x[i] for x in scores) / len(scores) for i in (0, 1)), lines
+    return tuple(sum(x[i] for x in scores) / len(scores) for i in (0, 1, 2)), lines
 
 
 def main() -> int:
@@ -63,10 +64,11 @@ def main() -> int:
         mean, lines = run(json.loads(text), a.schedule, a.prompts)
         print(f"\n{text}\n" + "\n".join(lines), flush=True)
         rows.append((text, mean))
-    print(f"\n| settings ({a.schedule} schedule) | identity | bg leakage | (6 held-out appearances x {a.prompts} prompts)")
-    print("|---|---|---|")
-    for text, (ident, leak) in rows:
-        print(f"| `{text}` | {ident:.3f} | {leak:.3f} |")
+    print(f"\n| settings ({a.schedule} schedule; 6 held-out appearances x {a.prompts} prompts) | identity | "
+          f"bg leakage | pose rigidity |")
+    print("|---|---|---|---|")
+    for text, (ident, leak, rigid) in rows:
+        print(f"| `{text}` | {ident:.3f} | {leak:.3f} | {rigid:.3f} |")
     return 0
 
 
