@@ -173,3 +173,44 @@ def test_users_caption_replaces_the_automatic_one(tmp_path, tiny_sd15_dir):
     assert record["caption"] == "happy, waving, on a white background" and "user" in record["source"]
     example = concept.meta["training_prompt"]["example"]
     assert "<seal-id>" in example and "waving" in example
+
+
+def test_image_embedding_start_on_a_tiny_random_clip(tmp_path, tiny_sd15_dir):
+    """The real-model path: a CLIP pair whose text tower is the model's text encoder (as CLIP ViT-L/14's is
+    SD1.5's); the identity rows are fitted towards the reference's image embedding before training."""
+    from seal_engine.evaluation.clip_models import save_tiny_clip
+
+    model = load(tiny_sd15_dir)
+    tower = save_tiny_clip(tmp_path / "clip", text_encoder=model.pipe.text_encoder)
+    concept = _run(model, tmp_path / "c", short_config(image_tower=str(tower), auto_caption=False))
+    start = concept.meta["component_records"]["image_start"]
+    assert start["tower"] == str(tower) and concept.meta["tokens"]["identity"]["start"].startswith("CLIP image")
+    assert start["cosine_after"] > start["cosine_before"] + 0.1  # the rows moved towards the image embedding
+    # without a tower, the start is the class word, and the concept says why
+    plain = _run(load(tiny_sd15_dir), tmp_path / "d", short_config())
+    assert plain.meta["tokens"]["identity"]["start"] == "class word 'cat'"
+    assert "class word" in plain.meta["component_records"]["image_start"]["reason"]
+
+
+def test_toy_world_run_starts_from_the_shipped_tower_and_captions_the_reference(tmp_path):
+    from seal_engine.devices import RuntimeOptions
+    from seal_engine.loading import load_pipeline
+    from seal_engine.personalize import PersonalizeConfig, personalize
+    from seal_engine.toyworld.attributes import Sticker
+    from seal_engine.toyworld.bench import reference_images
+    from seal_engine.toyworld.model import default_pipeline_dir
+
+    ref = Sticker(shape="triangle", colour="blue", accessory="none", emotion="sad", action="wave", scale="full",
+                  position="left", style="shaded", background="magenta")
+    image, mask, _truth = reference_images(ref)
+    model = load_pipeline(str(default_pipeline_dir()), RuntimeOptions(device="cpu", dtype="fp32"))
+    concept = personalize(model, image, mask, PersonalizeConfig(schedule="paper", class_word="creature",
+                                                                 augment_bank=4), tmp_path / "c")
+    meta = concept.meta
+    caption = meta["component_records"]["auto_caption"]
+    assert caption["values"]["background"] == "magenta" and caption["values"]["emotion"] == "sad"
+    assert "magenta" in meta["training_prompt"]["example"] and "waving" in meta["training_prompt"]["example"]
+    start = meta["component_records"]["image_start"]
+    assert start["tower"] == "toyworld image tower" and start["cosine_after"] > start["cosine_before"]
+    assert meta["augmentation"] == {"on": False, "why": "off: the caption names the framing", "views": 1,
+                                    "scales": [1.0]}
