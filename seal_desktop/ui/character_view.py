@@ -239,6 +239,7 @@ class CharacterView(QWidget):
             for w in (self.name, self.class_word, self.tags, self.caption):
                 w.clear()
             self.learned_caption.clear()
+            self.learned_caption.hide()
             self.edit_caption_btn.hide()
             self.notes.clear()
             self.preview.setText("No character selected.\nDrop reference images onto the window to add some.")
@@ -266,6 +267,7 @@ class CharacterView(QWidget):
             self.concepts.addTopLevelItem(QTreeWidgetItem(["none yet — learned by the first job", "", ""]))
         text = learned_caption(character.concepts[-1]) if character.concepts else ""
         self.learned_caption.setText(f"Last learned with: <i>{text}</i>" if text else "")
+        self.learned_caption.setVisible(bool(text))
         self.edit_caption_btn.setVisible(bool(text))
         self._learned_text = text
 
