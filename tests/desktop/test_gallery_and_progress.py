@@ -40,6 +40,9 @@ def test_preview_copy_drag_dimmed_and_previous_version(make_window, tmp_path):
     assert QApplication.clipboard().mimeData().urls()[0].toLocalFile() == str(first.finished_path)
     mime = gallery.grid.mimeData([gallery.grid.item(0)])  # what a drag out carries
     assert mime.urls()[0].toLocalFile() == str(first.finished_path) and mime.hasImage()
+    # Qt owns clipboard data until the application ends; leaving it there crashed the interpreter at exit
+    del mime
+    QApplication.clipboard().clear()
 
     new = tmp_path / "regenerated.png"
     new.write_bytes(first.finished_path.read_bytes())
