@@ -16,11 +16,25 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 OUT = Path(__file__).resolve().parent
 FIXTURES = Path(os.environ.get("SEAL_FIXTURES", ROOT.parent / "shared" / "fixtures" / "stickers" / "images"))
+
+
+def add_demo_characters(window: Any) -> list[Any]:
+    """Three fixture characters with names, class words and tags, the first one selected."""
+    added = window.add_files([FIXTURES / "dev-000-transparent.png", FIXTURES / "dev-005-white.png",
+                              FIXTURES / "dev-010-gradient.jpg"])
+    store = window.ctx.characters
+    store.update(added[0].id, name="Bubbles", class_word="seal", tags="sea, blue, cute",
+                 notes="Round grey seal; keep the whiskers.")
+    store.update(added[1].id, name="Pip", class_word="bird", tags="bird")
+    store.update(added[2].id, name="Momo", class_word="character", tags="face")
+    window.library.refresh(added[0].id)
+    return added
 
 
 def main() -> None:
@@ -38,14 +52,8 @@ def main() -> None:
     window = MainWindow()
     window.resize(1440, 860)
     window.show()
-    added = window.add_files([FIXTURES / "dev-000-transparent.png", FIXTURES / "dev-005-white.png",
-                              FIXTURES / "dev-010-gradient.jpg"])
+    added = add_demo_characters(window)
     store = window.ctx.characters
-    store.update(added[0].id, name="Bubbles", class_word="seal", tags="sea, blue, cute",
-                 notes="Round grey seal; keep the whiskers.")
-    store.update(added[1].id, name="Pip", class_word="bird", tags="bird")
-    store.update(added[2].id, name="Momo", class_word="character", tags="face")
-    window.library.refresh(added[0].id)
     preset = window.ctx.presets.get("Daily emotions").to_dict()
     preset["items"] = preset["items"][:8]
     loop = QEventLoop()
@@ -107,14 +115,8 @@ def running() -> None:
     window = MainWindow()
     window.setGeometry(screen.availableGeometry())
     window.show()
-    added = window.add_files([FIXTURES / "dev-000-transparent.png", FIXTURES / "dev-005-white.png",
-                              FIXTURES / "dev-010-gradient.jpg"])
+    added = add_demo_characters(window)
     store = window.ctx.characters
-    store.update(added[0].id, name="Bubbles", class_word="seal", tags="sea, blue, cute",
-                 notes="Round grey seal; keep the whiskers.")
-    store.update(added[1].id, name="Pip", class_word="bird", tags="bird")
-    store.update(added[2].id, name="Momo", class_word="character", tags="face")
-    window.library.refresh(added[0].id)
     loop = QEventLoop()
 
     def settle(ms: int = 300) -> None:
