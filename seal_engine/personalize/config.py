@@ -98,7 +98,7 @@ class PersonalizeConfig:
     # SEAL component 2: split-merge tokens
     split_merge: bool = True
     context_init: str = "background"
-    union_probs: tuple[float, float, float] = (0.5, 0.3, 0.2)  # P(identity+context), P(identity), P(context)
+    union_probs: tuple[float, float, float] = (0.3, 0.7, 0.0)  # P(identity+context), P(identity), P(context)
     merge: Merge = Merge.IDENTITY  # what generation names (recorded in the concept)
     # SEAL component 3: structure-aware layer restriction
     layer_restriction: bool = True
