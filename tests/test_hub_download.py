@@ -21,6 +21,8 @@ own code (`seal_engine.model_source.resolve`, `load_pipeline`) runs unchanged.
 
 from __future__ import annotations
 
+from typing import Any
+
 import hashlib
 import json
 import socket
@@ -144,6 +146,14 @@ def fake_hub(tiny_sd15_dir, monkeypatch):
     files = {p.relative_to(tiny_sd15_dir).as_posix(): p.read_bytes()
              for p in sorted(tiny_sd15_dir.rglob("*")) if p.is_file()}
     hub = FakeHub(repos={REPO: {**files, **UNWANTED}})
+    hub.model_files = files  # type: ignore[attr-defined]
+    yield from _serve(hub, monkeypatch)
+
+
+def _serve(hub: "FakeHub", monkeypatch: Any) -> Any:
+    """Serve `hub` on loopback and point huggingface_hub (online) at it until the test ends."""
+    import huggingface_hub.constants as hf_constants
+
     server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(hub))
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
@@ -153,7 +163,6 @@ def fake_hub(tiny_sd15_dir, monkeypatch):
                         endpoint + "/{repo_id}/resolve/{revision}/{filename}")
     monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", False)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)  # tests/conftest.py sets it for the whole suite
-    hub.model_files = files  # type: ignore[attr-defined]
     hub.stop = lambda: (server.shutdown(), server.server_close())  # type: ignore[attr-defined]
     try:
         yield hub
@@ -272,22 +281,8 @@ def fp16_hub(tiny_sd15_dir, tmp_path_factory, monkeypatch):
     assert {"unet/diffusion_pytorch_model.fp16.safetensors", "text_encoder/model.fp16.safetensors",
             "vae/diffusion_pytorch_model.fp16.safetensors"} <= set(variant_files)
     hub = FakeHub(repos={FP16_REPO: {**files, **variant_files}, PLAIN_REPO: dict(files)})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(hub))
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    endpoint = f"http://127.0.0.1:{server.server_address[1]}"
-    monkeypatch.setattr(hf_constants, "ENDPOINT", endpoint)
-    monkeypatch.setattr(hf_constants, "HUGGINGFACE_CO_URL_TEMPLATE",
-                        endpoint + "/{repo_id}/resolve/{revision}/{filename}")
-    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     hub.model_files = {**files, **variant_files}  # type: ignore[attr-defined]
-    try:
-        yield hub
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    yield from _serve(hub, monkeypatch)
 
 
 @pytest.fixture
