@@ -141,8 +141,6 @@ def _make_handler(hub: FakeHub):
 @pytest.fixture
 def fake_hub(tiny_sd15_dir, monkeypatch):
     """Serve the tiny model as `org/tiny` and point huggingface_hub (online) at the server."""
-    import huggingface_hub.constants as hf_constants
-
     files = {p.relative_to(tiny_sd15_dir).as_posix(): p.read_bytes()
              for p in sorted(tiny_sd15_dir.rglob("*")) if p.is_file()}
     hub = FakeHub(repos={REPO: {**files, **UNWANTED}})
@@ -267,7 +265,6 @@ FP16_REPO, PLAIN_REPO = "org/tiny-fp16", "org/plain"
 def fp16_hub(tiny_sd15_dir, tmp_path_factory, monkeypatch):
     """`org/tiny-fp16`: the tiny model's fp32 files AND real fp16 variant files (as SD1.5's repo has);
     `org/plain`: fp32 files only."""
-    import huggingface_hub.constants as hf_constants
     import torch
     from diffusers import StableDiffusionPipeline
 
