@@ -3,7 +3,9 @@
 Random rescale and shift with matching prompt words (Custom Diffusion: "far
 away", "close-up"), so the model does not learn one size and position;
 horizontal flip off by default (characters are often asymmetric: a scar, a
-logo); optionally the masked subject composited onto random flat backgrounds.
+logo); optionally the masked subject composited onto random flat backgrounds, or
+onto named backdrops whose words go into the view's prompt (`backdrops`: the
+background component's views, see personalize/background_loss.py).
 Transparent pixels are always composited onto a flat colour: the VAE never
 sees raw RGBA (premultiplied-black or garbage colours under alpha 0 would be
 learned as part of the character). Views are made once and VAE-encoded once
@@ -13,7 +15,7 @@ learned as part of the character). Views are made once and VAE-encoded once
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Optional, Sequence
 
 from PIL import Image
 
@@ -29,6 +31,7 @@ class View:
     words: str  # prompt words matching the transform
     scale: float
     background: tuple[int, int, int]
+    background_words: Optional[str] = None  # a named backdrop's words (None: the reference's own background)
 
 
 def has_transparency(image: Image.Image) -> bool:
@@ -63,8 +66,14 @@ def _words(scale: float) -> str:
     return ""
 
 
-def make_views(reference: Image.Image, mask: Image.Image, size: int, config: Any, rng: Any) -> list[View]:
-    """`config.augment_bank` views; the first is always the untransformed reference."""
+def make_views(reference: Image.Image, mask: Image.Image, size: int, config: Any, rng: Any,
+               backdrops: Sequence[tuple[str, tuple[int, int, int]]] = (), backdrop_share: float = 0.0) -> list[View]:
+    """`config.augment_bank` views; the first is always the untransformed reference.
+
+    With `backdrops` ((words, RGB) pairs), each later view has the probability `backdrop_share` of
+    showing the masked subject on one of them instead, its words recorded for the prompt; the bank
+    then has several views even when the geometric augmentation is off (those views keep the
+    reference's size and place)."""
     rgba = reference.convert("RGBA")
     transparent = has_transparency(rgba)
     mask_l = mask.convert("L").resize(rgba.size, Image.Resampling.BILINEAR)
@@ -73,20 +82,25 @@ def make_views(reference: Image.Image, mask: Image.Image, size: int, config: Any
     opaque = Image.new("L", rgba.size, 255)
     base_valid = fit_square(opaque, size, 255 if transparent else 0)
 
-    count = max(1, int(config.augment_bank)) if config.augment is not False else 1
+    geometric = config.augment is not False
+    count = max(1, int(config.augment_bank)) if (geometric or (backdrops and backdrop_share > 0)) else 1
     views: list[View] = []
     for i in range(count):
         scale, dx, dy, flip = 1.0, 0, 0, False
-        if i > 0:
+        if i > 0 and geometric:
             lo, hi = config.scale_range
             scale = float(rng.uniform(lo, hi))
             limit = config.max_shift * size
             dx, dy = (int(v) for v in rng.uniform(-limit, limit, size=2))
             flip = bool(config.flip and rng.random() < 0.5)
         color = tuple(int(c) for c in config.background_color)
+        backdrop_words = None
         random_bg = bool(config.random_backgrounds and i > 0 and rng.random() < 0.5)
         if random_bg:
             color = tuple(int(c) for c in rng.integers(0, 256, size=3))
+        elif backdrops and i > 0 and rng.random() < backdrop_share:
+            backdrop_words, rgb = backdrops[int(rng.integers(0, len(backdrops)))]
+            color, random_bg = tuple(int(c) for c in rgb), True
         src = base_rgba
         if random_bg and not transparent:
             src = base_rgba.copy()  # the masked subject alone on the new colour
@@ -103,5 +117,5 @@ def make_views(reference: Image.Image, mask: Image.Image, size: int, config: Any
             out.append(canvas)
         valid = out[2] if not (transparent or random_bg) else Image.new("L", (size, size), 255)
         views.append(View(image=flatten(out[0], color), mask=out[1], valid=valid,
-                          words=_words(scale), scale=scale, background=color))
+                          words=_words(scale), scale=scale, background=color, background_words=backdrop_words))
     return views

@@ -54,6 +54,8 @@ class CaptionVocabulary:
     schema: dict[str, str] = field(default_factory=dict)  # attribute -> StickerBench attribute
     neutral_subject: str = "character"
     search: str = "auto"  # "exhaustive", "coordinate" or "auto" (exhaustive when small)
+    # background value -> RGB of a flat backdrop it names (the image start fits the subject on several)
+    swatches: dict[str, tuple[int, int, int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if "{subject}" not in self.prefix:
@@ -99,19 +101,23 @@ class CaptionVocabulary:
         return re.compile(pattern.replace(r"\ ", r"\s+"), re.IGNORECASE)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"format_version": 1, "name": self.name, "prefix": self.prefix, "context": self.context,
+        data = {"format_version": 1, "name": self.name, "prefix": self.prefix, "context": self.context,
                 "neutral_subject": self.neutral_subject, "search": self.search,
                 "attributes": {a: {"schema": self.schema.get(a, a), "phrases": v} for a, v in self.attributes.items()}}
+        if self.swatches:
+            data["swatches"] = {k: list(v) for k, v in self.swatches.items()}
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "CaptionVocabulary":
         try:
             attrs = {a: dict(spec["phrases"]) for a, spec in data["attributes"].items()}
             schema = {a: str(spec.get("schema", a)) for a, spec in data["attributes"].items()}
+            swatches = {str(k): _rgb(v) for k, v in (data.get("swatches") or {}).items()}
             return cls(name=str(data.get("name", "vocabulary")), prefix=str(data["prefix"]), context=str(data["context"]),
                        attributes=attrs, schema=schema, neutral_subject=str(data.get("neutral_subject", "character")),
-                       search=str(data.get("search", "auto")))
-        except (KeyError, TypeError, AttributeError) as err:
+                       search=str(data.get("search", "auto")), swatches=swatches)
+        except (KeyError, TypeError, AttributeError, ValueError) as err:
             raise InputError(f"Not a caption vocabulary (missing or malformed {err}).") from err
 
     @classmethod
@@ -120,6 +126,13 @@ class CaptionVocabulary:
             return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
         except (OSError, ValueError) as err:
             raise InputError(f"Cannot read the caption vocabulary {path}: {err}") from err
+
+
+def _rgb(value: Any) -> tuple[int, int, int]:
+    r, g, b = (int(c) for c in value)
+    if not all(0 <= c <= 255 for c in (r, g, b)):
+        raise ValueError(f"swatch {value!r} is not an RGB triple")
+    return (r, g, b)
 
 
 def _escape(text: str) -> str:
@@ -131,6 +144,12 @@ _EXTRA_STYLES = ("3d render, soft lighting", "watercolor illustration", "pixel a
                  "black and white line art", "chibi, pastel colours")
 _EXTRA_BACKGROUNDS = ("white", "black", "grey", "red", "orange", "yellow", "green", "blue", "purple", "pink",
                       "brown", "night-blue")
+_PLAIN_SWATCHES: dict[str, tuple[int, int, int]] = {
+    "white": (255, 255, 255), "black": (0, 0, 0), "grey": (128, 128, 128), "red": (220, 30, 30),
+    "orange": (250, 140, 20), "yellow": (250, 220, 30), "green": (40, 170, 60), "blue": (40, 90, 230),
+    "purple": (140, 50, 200), "pink": (250, 150, 190), "brown": (120, 75, 40), "night-blue": (20, 30, 90),
+}
+"""The plain backgrounds' colours, for the image start's several backdrops."""
 
 
 def preset_vocabulary() -> CaptionVocabulary:
@@ -162,7 +181,7 @@ def preset_vocabulary() -> CaptionVocabulary:
     return CaptionVocabulary(name="presets", prefix="a sticker of {subject}, ",
                              context="{emotion}, {action}, {camera}, {style}, plain {background} background",
                              attributes=attrs, schema={a: a for a in attrs}, neutral_subject="character",
-                             search="coordinate")
+                             search="coordinate", swatches={k: v for k, v in _PLAIN_SWATCHES.items() if k in bg})
 
 
 @dataclass

@@ -156,6 +156,29 @@ def test_augmentation_views():
     assert np.asarray(views[1].valid).min() == 0  # shrunk opaque image: the padding is not trained on
 
 
+def test_backdrop_views_name_their_backdrop():
+    """The background component's views: the subject alone on other flat backdrops, their words kept for the
+    prompt; the first view is the reference, and with the geometric augmentation off every view keeps its place."""
+    from seal_engine.augment import make_views
+    from seal_engine.personalize.config import PersonalizeConfig
+
+    ref = reference_image()
+    opaque = Image.alpha_composite(Image.new("RGBA", ref.size, (255, 0, 255, 255)), ref)  # the subject on magenta
+    backdrops = [("cyan", (0, 200, 220)), ("navy", (20, 30, 110))]
+    cfg = PersonalizeConfig(augment=False, augment_bank=10)
+    views = make_views(opaque, ref.getchannel("A"), 64, cfg, np.random.default_rng(0), backdrops, 0.5)
+    assert len(views) == 10 and views[0].background_words is None
+    named = [v for v in views if v.background_words]
+    assert 2 <= len(named) <= 8 and {v.background_words for v in named} <= {"cyan", "navy"}
+    for v in named:
+        rgb = dict(backdrops)[v.background_words]
+        assert tuple(np.asarray(v.image)[63, 63]) == rgb  # outside the subject: the backdrop, not magenta
+        assert tuple(np.asarray(v.image)[20, 15]) == (220, 40, 40)  # the subject itself is unchanged
+    assert all(v.scale == 1.0 and np.array_equal(np.asarray(v.mask), np.asarray(views[0].mask)) for v in views)
+    plain = make_views(opaque, ref.getchannel("A"), 64, cfg, np.random.default_rng(0))
+    assert len(plain) == 1  # no backdrops and no augmentation: the reference alone
+
+
 def test_class_word_choice(monkeypatch):
     from seal_engine.class_word import choose_class_word
 
@@ -212,5 +235,12 @@ def test_toy_world_run_starts_from_the_shipped_tower_and_captions_the_reference(
     assert "magenta" in meta["training_prompt"]["example"] and "waving" in meta["training_prompt"]["example"]
     start = meta["component_records"]["image_start"]
     assert start["tower"] == "toyworld image tower" and start["cosine_after"] > start["cosine_before"]
-    assert meta["augmentation"] == {"on": False, "why": "off: the caption names the framing", "views": 1,
-                                    "scales": [1.0]}
+    # the subject is fitted on every flat backdrop of the world, each named in its prompt
+    assert start["backdrops"] == ["white", "cyan", "magenta", "orange", "lime", "navy"]
+    assert "on a white background" in start["prompt"] and "waving" in start["prompt"]
+    # no geometric augmentation (the caption names the framing); the background component's backdrop views
+    # keep the reference's size and place
+    aug = meta["augmentation"]
+    assert (aug["on"], aug["why"], aug["scales"]) == (False, "off: the caption names the framing", [1.0] * 4)
+    views = meta["component_records"]["background_loss"]["backdrop_views"]
+    assert views["of"] == 4 and 1 <= views["views"] <= 3 and "magenta" not in views["backdrops"]

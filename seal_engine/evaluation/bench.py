@@ -35,28 +35,31 @@ from ..errors import InputError
 from ..progress import CancelToken, ProgressCallback, ProgressEvent, no_progress
 from .clip_models import DEFAULT_CLIP_MODEL
 
-VARIANT_FLAGS: dict[str, dict[str, object]] = {
-    "baseline": {"attention_loss": False, "background_loss": False, "split_merge": False,
-                 "layer_restriction": False},
-    "seal": {"attention_loss": True, "background_loss": True, "split_merge": True, "layer_restriction": True},
-    "no-attention-loss": {"attention_loss": False, "background_loss": True, "split_merge": True,
-                          "layer_restriction": True},
-    "no-background-loss": {"attention_loss": True, "background_loss": False, "split_merge": True,
-                           "layer_restriction": True},
-    "no-split-merge": {"attention_loss": True, "background_loss": True, "split_merge": False,
-                       "layer_restriction": True},
-    "no-layer-restriction": {"attention_loss": True, "background_loss": True, "split_merge": True,
-                             "layer_restriction": False},
-    "no-image-start": {"attention_loss": True, "background_loss": True, "split_merge": True,
-                       "layer_restriction": True, "image_start": False},
-    "no-caption": {"attention_loss": True, "background_loss": True, "split_merge": True,
-                   "layer_restriction": True, "auto_caption": False},
-    "seal-merge-context": {"attention_loss": True, "background_loss": True, "split_merge": True,
-                           "layer_restriction": True, "merge": "identity+context"},
-}
-"""The paper's comparison: plain TTF, TTF+SEAL, and SEAL minus one component at a time. The
-image start and the caption are the run's starting point for baseline and SEAL alike (what a
-user gets); their own rows take one of them away from SEAL."""
+def _variants() -> dict[str, dict[str, object]]:
+    from ..personalize.config import SEAL_SWITCHES, PersonalizeConfig
+
+    defaults = PersonalizeConfig()
+    seal = {name: bool(getattr(defaults, name)) for name in SEAL_SWITCHES}  # SEAL as shipped
+    out: dict[str, dict[str, object]] = {
+        "baseline": {name: False for name in SEAL_SWITCHES},
+        "image-start-only": {**{name: False for name in SEAL_SWITCHES}, "image_start": True},
+        "seal": dict(seal),
+    }
+    for name, on in seal.items():  # one part taken away, or added where it is off by default
+        out[("no-" if on else "with-") + name.replace("_", "-")] = {**seal, name: not on}
+    out["no-caption"] = {**seal, "auto_caption": False}
+    out["seal-merge-context"] = {**seal, "merge": "identity+context"}
+    return out
+
+
+VARIANT_FLAGS: dict[str, dict[str, object]] = _variants()
+"""The paper's comparison: plain test-time fine-tuning (`baseline`: the class-word start and the
+user's caption, every SEAL part off), TTF+SEAL, and SEAL minus one part at a time. SEAL's parts
+are the paper's method section: the image-embedding start, the attention loss, the background
+term, split-merge and the layer restriction; `seal` is them as shipped (the engine's defaults), and
+`no-X` / `with-X` take one away or add one that is off by default. `image-start-only` is the baseline with SEAL's start
+and none of its regularizers, so SEAL minus it is what the regularizers add. The caption is the
+app's training prompt for every run (`no-caption` takes it away from SEAL)."""
 
 DEFAULT_VARIANTS = tuple(VARIANT_FLAGS)
 METRICS_VERSION = 1

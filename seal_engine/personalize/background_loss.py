@@ -22,6 +22,32 @@ if TYPE_CHECKING:  # pragma: no cover
 class BackgroundLoss(Component):
     name = "background_loss"
 
+    def __init__(self) -> None:
+        self.backdrops: list[str] = []
+        self.why_no_backdrops = ""
+
+    def configure(self, t: "Trainer") -> None:
+        """Backdrop views: some views show the subject on other flat backgrounds, named in their prompt."""
+        share = t.cfg.backdrop_share
+        if share <= 0:
+            self.why_no_backdrops = "backdrop share 0"
+            return
+        if not t.template or "{background}" not in t.template:
+            self.why_no_backdrops = "the training prompt does not name the background"
+            return
+        pair, _reason = t.clip_pair()
+        from ..caption import BACKGROUND, preset_vocabulary
+
+        vocabulary = (pair.vocabulary if pair is not None else None) or preset_vocabulary()
+        phrases = vocabulary.attributes.get(BACKGROUND, {})
+        own = (t.background_words or "").strip().lower()
+        t.backdrops = [(phrases.get(w, w), rgb) for w, rgb in vocabulary.swatches.items()
+                       if phrases.get(w, w).strip().lower() != own]
+        t.backdrop_share = share if t.backdrops else 0.0
+        self.backdrops = [w for w, _rgb in t.backdrops]
+        if not t.backdrops:
+            self.why_no_backdrops = "the caption vocabulary has no background swatches"
+
     def setup(self, t: "Trainer") -> None:
         import torch
 
@@ -34,7 +60,7 @@ class BackgroundLoss(Component):
         self.embeds = embeds.view(n, k, *embeds.shape[1:])
         self.pooled = pooled.view(n, k, *pooled.shape[1:]) if pooled is not None else None
         has_identity = torch.tensor([s.has_identity for s in t.subsets], device=t.device, dtype=torch.float32)
-        outside = (1 - t.bank.mask_lat) * t.bank.valid_lat  # (views, 1, h, w)
+        outside = (1 - t.subject_lat) * t.bank.valid_lat  # (views, 1, h, w), past the silhouette band
         self.regions = outside[:, None] * has_identity.view(1, k, 1, 1, 1)
         self.example = prompts[0][t.subset_index("identity")]
 
@@ -51,4 +77,8 @@ class BackgroundLoss(Component):
         return {"background": Term(masked_mse(step.pred, base, region).mean(), t.cfg.background_weight)}
 
     def record(self, t: "Trainer") -> dict:
-        return {"weight": t.cfg.background_weight, "base_prompt_example": self.example}
+        views = sum(w is not None for w in t.bank.backdrop_words)
+        return {"weight": t.cfg.background_weight, "base_prompt_example": self.example,
+                "subject_margin": t.cfg.subject_margin,
+                "backdrop_views": {"views": views, "of": t.n_views, "backdrops": self.backdrops,
+                                   **({"why_none": self.why_no_backdrops} if not views else {})}}

@@ -17,20 +17,36 @@ class Bank:
     mask_full: Any  # (N, 1, H, W) at image size, for attention maps of any side
     words: list[str]
     scales: list[float]
+    backdrop_words: list[Optional[str]]  # per view: a named backdrop's words, None for the reference's background
 
     def __len__(self) -> int:
         return len(self.words)
 
+    def subject_lat(self, margin: float) -> Any:
+        """The subject mask at latent size, grown by `margin` x the latent side.
+
+        The band just outside the silhouette is where a wrong shape shows (a round body
+        drawn over a triangular one spills out there); a loss that stops at the mask edge
+        cannot see it, and a background term that starts there pulls the base model's
+        default silhouette in.
+        """
+        import torch.nn.functional as F
+
+        radius = int(round(margin * self.mask_lat.shape[-1]))
+        if radius <= 0:
+            return self.mask_lat
+        return F.max_pool2d(self.mask_lat, 2 * radius + 1, stride=1, padding=radius)
+
 
 def encode_bank(pipe: Any, reference: Any, mask: Any, size: int, config: Any, rng: Any, device: Any,
-                cancel: Optional[CancelToken] = None) -> Bank:
+                cancel: Optional[CancelToken] = None, backdrops: Any = (), backdrop_share: float = 0.0) -> Bank:
     import numpy as np
     import torch
     import torch.nn.functional as F
 
     from ..augment import make_views
 
-    views = make_views(reference, mask, size, config, rng)
+    views = make_views(reference, mask, size, config, rng, backdrops, backdrop_share)
     vae = pipe.vae
     upcast = vae.dtype == torch.float16 and getattr(vae.config, "force_upcast", False)
     vae_dtype = torch.float32 if upcast else vae.dtype
@@ -63,4 +79,5 @@ def encode_bank(pipe: Any, reference: Any, mask: Any, size: int, config: Any, rn
     return Bank(mean=mean, std=torch.cat(stds),
                 mask_lat=F.interpolate(mask_full, size=(lat, lat), mode="area"),
                 valid_lat=(F.interpolate(valid_full, size=(lat, lat), mode="area") > 0.5).float(),
-                mask_full=mask_full, words=[v.words for v in views], scales=[v.scale for v in views])
+                mask_full=mask_full, words=[v.words for v in views], scales=[v.scale for v in views],
+                backdrop_words=[v.background_words for v in views])

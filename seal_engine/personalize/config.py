@@ -95,10 +95,12 @@ class PersonalizeConfig:
     # the paper's background term: outside the mask, stay with the base model's prediction
     background_loss: bool = True
     background_weight: float = 1.0
+    backdrop_share: float = 0.5  # share of the views showing the subject on another named backdrop (background_loss.py)
     # SEAL component 2: split-merge tokens
     split_merge: bool = True
     context_init: str = "background"
     union_probs: tuple[float, float, float] = (0.3, 0.7, 0.0)  # P(identity+context), P(identity), P(context)
+    subject_margin: float = 0.0  # the subject's loss region grows by this x the latent side (bank.py)
     merge: Merge = Merge.IDENTITY  # what generation names (recorded in the concept)
     # SEAL component 3: structure-aware layer restriction
     layer_restriction: bool = True
@@ -108,6 +110,8 @@ class PersonalizeConfig:
     image_start: bool = True
     image_start_steps: int = 150
     image_start_lr: float = 2e-2
+    image_start_contrast: float = 0.0  # weight of "the reference's own context words fit it best" (image_start.py)
+    image_start_backdrops: int = 6  # flat backdrops the subject is fitted on (the vocabulary's swatches, white first)
     image_tower: Optional[str] = None  # a CLIP model folder; None: look beside the model and in the cache
     auto_caption: bool = True  # caption the reference's emotion/action/framing/style/background
     caption: Optional[str] = None  # the user's caption in the schema's words (replaces the automatic one)
@@ -179,13 +183,13 @@ class PersonalizeConfig:
                     raise InputError(f"{f.name.replace('_', ' ').capitalize()} must be a finite number, not {v}.")
         for name in ("num_vectors", "batch_size", "seed", "augment_bank", "preview_every", "preview_steps",
                      "embedding_steps", "lora_steps", "lora_rank", "resolution", "attention_resolution",
-                     "image_start_steps", "log_every"):
+                     "image_start_steps", "image_start_backdrops", "log_every"):
             v = getattr(self, name)
             if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Integral)):
                 raise InputError(f"{name.replace('_', ' ').capitalize()} must be a whole number, not {v!r}.")
         for name in ("attention_weight", "attention_grad_ratio", "attention_outside_weight", "attention_min_score",
                      "attention_keep_fraction", "background_weight", "image_start_lr", "embedding_lr", "lora_lr",
-                     "weight_decay", "max_shift"):
+                     "weight_decay", "max_shift", "subject_margin", "backdrop_share", "image_start_contrast"):
             v = getattr(self, name, 0.0)
             if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Real)):
                 raise InputError(f"{name.replace('_', ' ').capitalize()} must be a number, not {v!r}.")
@@ -199,6 +203,10 @@ class PersonalizeConfig:
             raise InputError("The background loss weight must be 0 to 100.")
         if not 0 <= self.image_start_steps <= 10_000:
             raise InputError("The image-start steps must be 0 to 10000.")
+        if not 0 <= self.image_start_contrast <= 100:
+            raise InputError("The image-start contrast weight must be 0 to 100.")
+        if not 1 <= self.image_start_backdrops <= 32:
+            raise InputError("The image start needs 1 to 32 backdrops.")
         if self.log_every < 1:
             raise InputError("The loss read-back interval must be at least 1 step.")
         if not 1 <= self.num_vectors <= 16:
@@ -229,6 +237,10 @@ class PersonalizeConfig:
             raise InputError("The augmentation scale range must satisfy 0.1 <= min <= max <= 3.")
         if not 0 <= self.max_shift <= 0.5:
             raise InputError(f"The augmentation shift must be 0 to 0.5 of the image side, not {self.max_shift}.")
+        if not 0 <= self.backdrop_share <= 1:
+            raise InputError(f"The backdrop share must be 0 to 1, not {self.backdrop_share}.")
+        if not 0 <= self.subject_margin <= 0.5:
+            raise InputError(f"The subject margin must be 0 to 0.5 of the latent side, not {self.subject_margin}.")
         if len(self.union_probs) != 3 or min(self.union_probs) < 0 or sum(self.union_probs) <= 0:
             raise InputError("Union sampling needs three non-negative probabilities.")
         if not 0 <= self.seed < 2**63:
@@ -326,16 +338,17 @@ class PersonalizeConfig:
         return cls(**kwargs)
 
 
-SEAL_SWITCHES = ("attention_loss", "background_loss", "split_merge", "layer_restriction")
-"""The SEAL components' switches: the baseline turns them all off, an ablation one of them."""
+SEAL_SWITCHES = ("image_start", "attention_loss", "background_loss", "split_merge", "layer_restriction")
+"""The switches of SEAL's parts (the paper's method section): the baseline turns them all off,
+an ablation one of them."""
 
 
 def baseline_config(**overrides: Any) -> PersonalizeConfig:
-    """Plain test-time fine-tuning: every SEAL component off (the ablation baseline).
+    """Plain test-time fine-tuning: every SEAL part off (the ablation baseline).
 
-    The image-embedding start and the automatic caption stay as the user gets them: they
-    are the starting point and training prompt of any run, baseline included, and have
-    their own switches for ablation."""
+    The identity tokens start from the class word, as in Textual Inversion and DreamBooth; the
+    automatic caption stays as the user gets it, since it is the training prompt of any run (it has
+    its own switch for ablation)."""
     settings = {name: False for name in SEAL_SWITCHES}
     settings.update(overrides)
     return PersonalizeConfig(**settings)

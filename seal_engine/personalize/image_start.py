@@ -2,14 +2,18 @@
 
 SEAL "extracts the reference's CLIP image embedding to start the adaptation". The image
 tower that matches the model's text encoder (SD1.x: CLIP ViT-L/14; SD2.x: OpenCLIP ViT-H;
-SDXL: ViT-L/14 for the first encoder) embeds the reference's subject alone (cut out by the
-mask, on white: fitted to the whole reference, the tokens carried its background, which came
-back in 30% of the toy world's stickers asking for another one); the identity rows are then
-fitted so that the text encoder's projected, pooled embedding of a prompt describing that
-image (the caption read off it, when the tower can caption) matches it (cosine). Only the text encoder runs, so each step costs milliseconds; the
-diffusion phases then start from a token that already names the character's look instead
-of the class word. Without a cached tower the start stays the class word, and the concept
-records which start was used and why.
+SDXL: ViT-L/14 for the first encoder) embeds the reference's subject alone, cut out by the
+mask and set on several flat backdrops (the caption vocabulary's background swatches); the
+identity rows are then fitted so that, for each backdrop, the text encoder's projected, pooled
+embedding of the training prompt naming that backdrop matches the image's (mean cosine). The
+backdrop words explain the backdrop, so the rows take only what is the same on all of them:
+the character. Fitted to the whole reference, the tokens carried its background (back in 30%
+of the toy world's stickers asking for another one); fitted to the subject on white alone,
+they carried "white", which the diffusion phases then confirmed on white references (every
+sticker of a white reference came back on white, 3 of 18 references). Only the text encoder
+runs, so each step costs milliseconds; the diffusion phases then start from a token that
+already names the character's look instead of the class word. Without a cached tower the
+start stays the class word, and the concept records which start was used and why.
 """
 
 from __future__ import annotations
@@ -45,14 +49,21 @@ class ImageStart(Component):
             return
         began = time.perf_counter()
         enc = t.encoders[0]
-        subject = _subject_on_white(t.reference, t.mask)
-        target = pair.image_embeds([subject]).to(t.device).float()
-        prompt = self._prompt(t, pair, subject)
-        ids, _ = t.tokenize([prompt])
+        backdrops = self._backdrops(pair, cfg.image_start_backdrops)
+        images = [_subject_on(t.reference, t.mask, rgb) for _word, rgb in backdrops]
+        target = pair.image_embeds(images).to(t.device).float()
+        prompts = self._prompts(t, pair, [word for word, _rgb in backdrops])
+        ids, _ = t.tokenize(prompts)
         eos = int(t.pipe.tokenizer.eos_token_id)
 
         def pooled() -> Any:
             return encode_pooled(t.pipe.text_encoder, ids, eos).float()
+
+        others = self._counterfactuals(t, pair, backdrops[0][0]) if cfg.image_start_contrast > 0 else []
+        n_pos = len(prompts)
+        if others:
+            ids, _ = t.tokenize(prompts + others)
+        logit_scale = float(pair.model.logit_scale.detach().exp().clamp(max=100.0))
 
         init = enc.identity_rows.detach().clone()
         init_norm = init.norm(dim=-1).mean()
@@ -60,11 +71,18 @@ class ImageStart(Component):
         enc.identity_rows.requires_grad_(True)
         first = None
         for _ in range(cfg.image_start_steps):
-            emb = pair.project_text(pooled())
+            all_emb = pair.project_text(pooled())
+            emb = all_emb[:n_pos]
             cos = torch.nn.functional.cosine_similarity(emb, target).mean()
             # keep the rows at the scale the U-Net knows (CLIP inversion alone can leave it)
             scale = (enc.identity_rows.norm(dim=-1) / init_norm - 1).pow(2).mean()
             loss = (1 - cos) + 0.1 * scale
+            if others:
+                # the reference's own context words must describe it better than any other: what the
+                # words say (pose, emotion, framing, style) is then not carried by the rows
+                logits = logit_scale * torch.cat([emb[:1], all_emb[n_pos:]]) @ target[0]
+                loss = loss + cfg.image_start_contrast * torch.nn.functional.cross_entropy(
+                    logits[None], torch.zeros(1, dtype=torch.long, device=logits.device))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -72,9 +90,11 @@ class ImageStart(Component):
                 first = float(cos.detach())
         enc.identity_rows.requires_grad_(False)
         with torch.no_grad():
-            final = torch.nn.functional.cosine_similarity(pair.project_text(pooled()), target).mean()
-        self.info = {"start": f"CLIP image embedding ({pair.source})", "tower": pair.source, "prompt": prompt,
-                     "steps": cfg.image_start_steps, "cosine_before": round(first, 4),
+            final = torch.nn.functional.cosine_similarity(pair.project_text(pooled())[:n_pos], target).mean()
+        self.info = {"start": f"CLIP image embedding ({pair.source})", "tower": pair.source, "prompt": prompts[0],
+                     "backdrops": [word for word, _rgb in backdrops], "counterfactual_prompts": len(others),
+                     "steps": cfg.image_start_steps,
+                     "cosine_before": round(first, 4),
                      "cosine_after": round(float(final), 4),
                      "row_shift": round(float((enc.identity_rows.detach() - init).norm() / init.norm()), 4),
                      "seconds": round(time.perf_counter() - began, 3),
@@ -83,26 +103,62 @@ class ImageStart(Component):
                  f"{self.info['cosine_before']:.2f} -> {self.info['cosine_after']:.2f})")
 
     @staticmethod
-    def _prompt(t: "Trainer", pair: Any, subject: Any) -> str:
-        """The training prompt's form, describing the subject-on-white image the rows are fitted to."""
-        subject_words = f"{t.names.identity_string} {t.class_word}".strip()
-        if pair.vocabulary is not None and t.template:
-            from ..caption import caption_reference
+    def _backdrops(pair: Any, count: int) -> list[tuple[str, tuple[int, int, int]]]:
+        """(background word, RGB) of up to `count` flat backdrops, white first; white alone without swatches."""
+        swatches = dict(pair.vocabulary.swatches) if pair.vocabulary is not None else {}
+        white = next((w for w in swatches if w.lower() == "white"), None)
+        order = ([white] if white else []) + [w for w in swatches if w != white]
+        chosen = [(w, swatches[w]) for w in order[:max(1, count)]]
+        return chosen or [("white", (255, 255, 255))]
 
-            caption = caption_reference(pair, subject)
-            return caption.template.format(subject=subject_words, background=caption.background_words)
-        return t.prompt(0, t.subset_index("identity"))
+    @staticmethod
+    def _prompts(t: "Trainer", pair: Any, words: list[str]) -> list[str]:
+        """The training prompt for each backdrop: the caption's words with its background slot naming that
+        backdrop; without a caption with a background slot, the generic training prompt for every image
+        (the mean over the backdrops then cancels them)."""
+        template = t.template
+        if not template or "{background}" not in template:
+            return [t.prompt(0, t.subset_index("identity"))] * len(words)
+        subject_words = f"{t.names.identity_string} {t.class_word}".strip()
+        phrases = pair.vocabulary.attributes.get("background", {}) if pair.vocabulary is not None else {}
+        return [template.format(subject=subject_words, background=phrases.get(w, w)) for w in words]
+
+    @staticmethod
+    def _counterfactuals(t: "Trainer", pair: Any, backdrop: str, limit: int = 24) -> list[str]:
+        """The first backdrop's prompt with one context value of the caption swapped for another
+        (emotion, action, framing, style; the backdrops already vary the background)."""
+        import random
+        import re
+
+        from ..caption import BACKGROUND
+
+        caption, vocab = t.caption, pair.vocabulary
+        if caption is None or vocab is None or not t.template:
+            return []
+        subject_words = f"{t.names.identity_string} {t.class_word}".strip()
+        phrases = vocab.attributes.get(BACKGROUND, {})
+        out = []
+        for attr, value in caption.values.items():
+            if attr == BACKGROUND or attr not in vocab.attributes or value not in vocab.attributes[attr]:
+                continue
+            own = vocab.attributes[attr][value]
+            pattern = re.compile(r"(?<!\w)" + re.escape(own) + r"(?!\w)")
+            for other, phrase in vocab.attributes[attr].items():
+                if other != value and pattern.search(t.template):
+                    out.append(pattern.sub(phrase.replace("\\", "\\\\"), t.template, count=1))
+        random.Random(t.cfg.seed).shuffle(out)
+        return [p.format(subject=subject_words, background=phrases.get(backdrop, backdrop)) for p in out[:limit]]
 
     def record(self, t: "Trainer") -> dict:
         return self.info
 
 
-def _subject_on_white(image: Any, mask: Any) -> Any:
-    """The reference's subject alone: outside the mask becomes white."""
+def _subject_on(image: Any, mask: Any, rgb: tuple[int, int, int]) -> Any:
+    """The reference's subject alone: outside the mask becomes the flat colour `rgb`."""
     from PIL import Image
 
     rgba = image.convert("RGBA")
     alpha = mask.convert("L").resize(rgba.size)
-    white = Image.new("RGB", rgba.size, (255, 255, 255))
+    backdrop = Image.new("RGB", rgba.size, tuple(rgb))
     flat = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba).convert("RGB")
-    return Image.composite(flat, white, alpha)
+    return Image.composite(flat, backdrop, alpha)

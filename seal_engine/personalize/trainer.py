@@ -166,6 +166,9 @@ class Trainer:
         self.template: Optional[str] = cfg.prompt_template
         self.background_words: str = cfg.background_words
         self.caption_names_framing = False
+        self.caption: Optional[Any] = None  # the reference's caption (caption.Caption), when there is one
+        self.backdrops: list[tuple[str, tuple[int, int, int]]] = []  # named backdrops for some views (configure)
+        self.backdrop_share = 0.0
         self.lora_preset: Optional[str] = None
         self.lora_patterns: Optional[list[str]] = None
         self.maps = MapCapture()
@@ -283,13 +286,13 @@ class Trainer:
 
     def prompt(self, view: int, subset: int) -> str:
         return training_prompt(self.subsets[subset], self.names, self.class_word, self.bank.words[view],
-                               self.template, self.background_words)
+                               self.template, self.bank.backdrop_words[view] or self.background_words)
 
     def base_prompt(self, view: int, subset: int) -> str:
         """The training prompt with the learned tokens replaced by plain words (the base model's view)."""
         text = self.prompt(view, subset).replace(self.names.identity_string, "")
-        if self.names.context:
-            text = text.replace(self.names.context, self.background_words or "")
+        if self.names.context:  # it stands beside the background words (split_merge.training_prompt)
+            text = text.replace(self.names.context, "")
         return re.sub(r"\s+", " ", text).replace(" ,", ",").strip()
 
     def _scale(self, latents: Any) -> Any:
@@ -322,8 +325,10 @@ class Trainer:
         else:
             self.augment, self.augment_why = True, "on: nothing else keeps the framing out of the tokens"
         views_cfg = dataclasses.replace(cfg, augment=self.augment)
-        self.bank = encode_bank(pipe, reference, mask, self.size, views_cfg, self.np_rng, self.device, self.cancel)
+        self.bank = encode_bank(pipe, reference, mask, self.size, views_cfg, self.np_rng, self.device, self.cancel,
+                                self.backdrops, self.backdrop_share)
         self.latent_side = int(self.bank.mean.shape[-1])
+        self.subject_lat = self.bank.subject_lat(cfg.subject_margin)
         if self.xl:
             s = self.size
             self.time_ids = torch.tensor([[s, s, 0, 0, s, s]], device=self.device, dtype=self.dtype)
@@ -387,7 +392,7 @@ class Trainer:
         self.prompt_ids2 = ids2.view(n, k, -1) if ids2 is not None else None
         self.id_sel = torch.isin(self.prompt_ids, self.id_ids).float()
         self.ctx_sel = torch.isin(self.prompt_ids, self.ctx_ids).float() if self.ctx_ids is not None else None
-        self.regions = torch.stack([torch.stack([self.region_rule(s, self.bank.mask_lat[v], self.bank.valid_lat[v])
+        self.regions = torch.stack([torch.stack([self.region_rule(s, self.subject_lat[v], self.bank.valid_lat[v])
                                                  for s in self.subsets]) for v in range(n)])
         self.subset_p = torch.tensor(self.subset_probs, dtype=torch.float32, device=self.device)
 

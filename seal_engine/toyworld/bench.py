@@ -43,6 +43,7 @@ from .attributes import (_ACTION_WORDS, _POSITION_WORDS, _SCALE_WORDS, APPEARANC
 
 CONTEXT_FACTORS = ("emotion", "action", "scale", "position", "style", "background")
 CLASS_ROW = "class word"
+START_ROW = "image-start-only"
 METRICS = ("identity", "attribute_accuracy", "leakage", "rigidity", "emotion_copy", "unnamed_bg_ref",
            "unnamed_pose_ref")
 LOWER_IS_BETTER = {"leakage", "rigidity", "emotion_copy", "unnamed_bg_ref", "unnamed_pose_ref"}
@@ -53,7 +54,7 @@ PROTOCOL_VERSION = 2
 @dataclass
 class ToyBenchConfig:
     out_dir: Path
-    variants: list[str] = field(default_factory=lambda: ["baseline", "seal"])
+    variants: list[str] = field(default_factory=lambda: ["baseline", START_ROW, "seal"])
     schedules: list[str] = field(default_factory=lambda: ["paper"])
     appearances: int = len(HELD_OUT_APPEARANCES)
     references: int = 3  # per appearance
@@ -277,7 +278,8 @@ def _fmt_diff(ci: dict) -> str:
     return f"{ci['estimate']:+.3f} [{ci['low']:+.3f}, {ci['high']:+.3f}]"
 
 
-def render_markdown(results: dict[str, dict[str, dict]], diffs: dict[str, dict[str, dict]], meta: dict) -> str:
+def render_markdown(results: dict[str, dict[str, dict]], diffs: dict[str, dict[str, dict]], meta: dict,
+                    start_diffs: Optional[dict[str, dict[str, dict]]] = None) -> str:
     lines = ["# SEAL protocol, toy world", ""]
     lines += [f"- {k}: {v}" for k, v in meta.items()]
     head = ("| schedule | variant | identity ↑ | attribute acc. ↑ | bg leakage ↓ | pose rigidity ↓ | emotion copy ↓ "
@@ -293,6 +295,13 @@ def render_markdown(results: dict[str, dict[str, dict]], diffs: dict[str, dict[s
     for sched, by_var in diffs.items():
         for var, d in by_var.items():
             lines.append(f"| {sched} | {var} | " + " | ".join(_fmt_diff(d[m]) for m in METRICS[:5]) + " |")
+    if start_diffs:
+        lines += ["", f"## Paired differences against `{START_ROW}` (what the regularizers add to SEAL's start)", "",
+                  f"| schedule | variant − {START_ROW} | identity | attribute acc. | bg leakage | pose rigidity "
+                  "| emotion copy |", "|" + "---|" * 7]
+        for sched, by_var in start_diffs.items():
+            for var, d in by_var.items():
+                lines.append(f"| {sched} | {var} | " + " | ".join(_fmt_diff(d[m]) for m in METRICS[:5]) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -325,11 +334,13 @@ def run_toy_bench(cfg: ToyBenchConfig, log: Any = print) -> tuple[Path, Path, di
                 done.setdefault((sched, var), []).append(cell)
     results: dict[str, dict[str, dict]] = {}
     diffs: dict[str, dict[str, dict]] = {}
+    start_diffs: dict[str, dict[str, dict]] = {}  # against the same start without the regularizers
     for (sched, var), cells in done.items():
         results.setdefault(sched, {})[var] = summarise(cells, cfg.n_resamples)
-        if var != "baseline" and (sched, "baseline") in done and sched != "-":
-            diffs.setdefault(sched, {})[var] = {m: paired(cells, done[(sched, "baseline")], m, cfg.n_resamples)
-                                                for m in METRICS}
+        for against, table in (("baseline", diffs), (START_ROW, start_diffs)):
+            if var not in ("baseline", against) and (sched, against) in done and sched != "-":
+                table.setdefault(sched, {})[var] = {m: paired(cells, done[(sched, against)], m, cfg.n_resamples)
+                                                    for m in METRICS}
     meta = {"protocol": f"v{PROTOCOL_VERSION} (seal_engine/toyworld/bench.py docstring)",
             "references": f"{len(refs)} ({cfg.references} per held-out appearance x {cfg.appearances}, factors "
                           f"drawn with seed {cfg.seed})",
@@ -340,13 +351,14 @@ def run_toy_bench(cfg: ToyBenchConfig, log: Any = print) -> tuple[Path, Path, di
             "class word": CLASS_WORD, "mask": "automatic (masks.compute_mask auto)",
             "generation": f"DDIM {cfg.generation_steps} steps", "device": cfg.device,
             "seconds": round(time.perf_counter() - began, 1)}
-    md = render_markdown(results, diffs, meta)
+    md = render_markdown(results, diffs, meta, start_diffs)
     out = Path(cfg.out_dir)
     md_path, js_path = out / "results.md", out / "results.json"
     atomic_write_text(md_path, md)
     atomic_write_json(js_path, {"meta": meta, "config": {**asdict(cfg), "out_dir": str(cfg.out_dir),
                                                           "pipeline": str(cfg.pipeline), "detector": str(cfg.detector)},
-                                "results": results, "paired_differences": diffs})
+                                "results": results, "paired_differences": diffs,
+                                "paired_differences_against_image_start_only": start_diffs})
     return md_path, js_path, {"results": results, "diffs": diffs}
 
 

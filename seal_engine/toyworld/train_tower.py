@@ -215,6 +215,7 @@ def evaluate_bank(model: Any, full: Any, bare: Any, data: tuple[np.ndarray, list
 def caption_vocabulary_dict() -> dict[str, Any]:
     """The toy world's caption vocabulary: candidate words per factor and its exact prompt form."""
     from .attributes import _ACTION_WORDS, _POSITION_WORDS, _SCALE_WORDS
+    from .render import BACKGROUND_RGB
 
     phrases = {
         "emotion": {v: v for v in FACTORS["emotion"]},
@@ -233,6 +234,7 @@ def caption_vocabulary_dict() -> dict[str, Any]:
         "attributes": {f: {"schema": next(k for k, v in SCHEMA.items() if f in v), "phrases": phrases[f]}
                        for f in CONTEXT_FACTORS},
         "search": "exhaustive",
+        "swatches": {v: list(BACKGROUND_RGB[v]) for v in FACTORS["background"]},
     }
 
 
