@@ -62,9 +62,10 @@ def test_frozen_layers_bit_identical_allowed_layers_changed(tmp_path, tiny_sd15_
     assert all(torch.equal(before[k], after[k]) for k in before)  # base weights never move
     targets = concept.meta["lora"]["target_modules"]
     if restricted:
-        assert concept.meta["lora"]["preset"] == "fine-levels"
-        assert all(".attn2." in t and not t.startswith("mid_block") for t in targets)
-        assert concept.meta["component_records"]["layer_restriction"]["adapted_map_sides"] == [8]
+        assert concept.meta["lora"]["preset"] == "decoder-attn"
+        assert targets and all(t.startswith("up_blocks") and (".attn1." in t or ".attn2." in t) for t in targets)
+        # the encoder and the mid block stay frozen; the decoder levels with attention adapt
+        assert concept.meta["component_records"]["layer_restriction"]["adapted_map_sides"] == [4, 8]
     else:
         assert concept.meta["lora"]["preset"] == "all" and any(t.startswith("down_blocks") for t in targets)
     modules = dict(unet.named_modules())

@@ -116,7 +116,7 @@ def test_config_schedules_and_validation():
     from seal_engine.personalize.config import PersonalizeConfig
 
     q = PersonalizeConfig().resolve(Architecture.SD1)
-    assert (q.embedding_steps, q.lora_steps, q.lora_rank, q.layer_preset) == (400, 400, 4, "fine-levels")
+    assert (q.embedding_steps, q.lora_steps, q.lora_rank, q.layer_preset) == (400, 400, 4, "decoder-attn")
     assert (q.embedding_lr, q.lora_lr) == (5e-4, 1e-4)
     paper = PersonalizeConfig(schedule="paper").resolve(Architecture.SD1)
     assert (paper.embedding_steps, paper.lora_steps, paper.embedding_lr, paper.lora_lr) == (10, 10, 5e-3, 1e-3)

@@ -175,6 +175,40 @@ def test_background_term_keeps_the_background_with_the_base_model(tmp_path, toy_
     assert drift(True) < drift(False)
 
 
+def test_background_component_keeps_the_references_background_out_of_new_stickers(tmp_path):
+    """At its defaults it changes what a user gets: a magenta reference, stickers asked on other backgrounds.
+
+    With SEAL's image start alone the identity tokens learn the reference's background in the embeddings
+    phase, and every sticker comes back on magenta; with the background component (backdrop views and the
+    base-model term) they follow the prompt."""
+    from seal_engine.personalize import personalize
+    from seal_engine.toyworld.attributes import Sticker
+    from seal_engine.toyworld.bench import Ask, prompt_text, reference_images
+    from seal_engine.toyworld.detectors import Detector
+    from seal_engine.toyworld.evaluate import generate
+
+    ref = Sticker(shape="square", colour="green", accessory="crown", emotion="angry", action="up", scale="full",
+                  position="centre", style="shaded", background="magenta")
+    image, mask, _truth = reference_images(ref)
+    asks = [Ask(ref.replace(background=b, emotion="happy", action="down"), "")
+            for b in ("cyan", "lime", "orange", "navy", "white", "cyan", "lime", "orange")]
+    detector = Detector()
+
+    def magenta(on: bool) -> int:
+        from seal_engine.personalize import PersonalizeConfig
+
+        model = _toy_model()
+        cfg = PersonalizeConfig(schedule="paper", class_word="creature", attention_loss=False, split_merge=False,
+                                layer_restriction=False, background_loss=on)
+        concept = personalize(model, image, mask, cfg, tmp_path / f"bg-{on}")
+        if on:
+            assert concept.meta["component_records"]["background_loss"]["backdrop_views"]["views"] > 0
+        images = generate(model.pipe, [prompt_text(a, concept.identity_string) for a in asks], seed=0, steps=20)
+        return sum(r["background"] == "magenta" for r in detector.predict(images))
+
+    assert magenta(False) >= 6 and magenta(True) <= 1
+
+
 def test_fine_levels_preset_adapts_only_the_fine_resolutions():
     from seal_engine.personalize.layer_restriction import module_sides, resolve_targets
 

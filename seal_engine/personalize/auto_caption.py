@@ -39,7 +39,6 @@ class AutoCaption(Component):
                 t.report(f"No automatic caption: {reason}")
                 return
             caption = caption_reference(pair, t.reference, t.mask)
-        t.caption = caption
         t.template = caption.template
         t.background_words = caption.background_words
         t.caption_names_framing = any(k in caption.values for k in ("camera", "scale", "position"))

@@ -100,7 +100,7 @@ class PersonalizeConfig:
     split_merge: bool = True
     context_init: str = "background"
     union_probs: tuple[float, float, float] = (0.3, 0.7, 0.0)  # P(identity+context), P(identity), P(context)
-    subject_margin: float = 0.0  # the subject's loss region grows by this x the latent side (bank.py)
+    subject_margin: float = 0.1  # the subject's loss regions grow by this x the latent side (bank.py, measured)
     merge: Merge = Merge.IDENTITY  # what generation names (recorded in the concept)
     # SEAL component 3: structure-aware layer restriction
     layer_restriction: bool = True
@@ -110,7 +110,6 @@ class PersonalizeConfig:
     image_start: bool = True
     image_start_steps: int = 150
     image_start_lr: float = 2e-2
-    image_start_contrast: float = 0.0  # weight of "the reference's own context words fit it best" (image_start.py)
     image_start_backdrops: int = 6  # flat backdrops the subject is fitted on (the vocabulary's swatches, white first)
     image_tower: Optional[str] = None  # a CLIP model folder; None: look beside the model and in the cache
     auto_caption: bool = True  # caption the reference's emotion/action/framing/style/background
@@ -189,7 +188,7 @@ class PersonalizeConfig:
                 raise InputError(f"{name.replace('_', ' ').capitalize()} must be a whole number, not {v!r}.")
         for name in ("attention_weight", "attention_grad_ratio", "attention_outside_weight", "attention_min_score",
                      "attention_keep_fraction", "background_weight", "image_start_lr", "embedding_lr", "lora_lr",
-                     "weight_decay", "max_shift", "subject_margin", "backdrop_share", "image_start_contrast"):
+                     "weight_decay", "max_shift", "subject_margin", "backdrop_share"):
             v = getattr(self, name, 0.0)
             if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Real)):
                 raise InputError(f"{name.replace('_', ' ').capitalize()} must be a number, not {v!r}.")
@@ -203,8 +202,6 @@ class PersonalizeConfig:
             raise InputError("The background loss weight must be 0 to 100.")
         if not 0 <= self.image_start_steps <= 10_000:
             raise InputError("The image-start steps must be 0 to 10000.")
-        if not 0 <= self.image_start_contrast <= 100:
-            raise InputError("The image-start contrast weight must be 0 to 100.")
         if not 1 <= self.image_start_backdrops <= 32:
             raise InputError("The image start needs 1 to 32 backdrops.")
         if self.log_every < 1:

@@ -59,11 +59,6 @@ class ImageStart(Component):
         def pooled() -> Any:
             return encode_pooled(t.pipe.text_encoder, ids, eos).float()
 
-        others = self._counterfactuals(t, pair, backdrops[0][0]) if cfg.image_start_contrast > 0 else []
-        n_pos = len(prompts)
-        if others:
-            ids, _ = t.tokenize(prompts + others)
-        logit_scale = float(pair.model.logit_scale.detach().exp().clamp(max=100.0))
 
         init = enc.identity_rows.detach().clone()
         init_norm = init.norm(dim=-1).mean()
@@ -71,18 +66,11 @@ class ImageStart(Component):
         enc.identity_rows.requires_grad_(True)
         first = None
         for _ in range(cfg.image_start_steps):
-            all_emb = pair.project_text(pooled())
-            emb = all_emb[:n_pos]
+            emb = pair.project_text(pooled())
             cos = torch.nn.functional.cosine_similarity(emb, target).mean()
             # keep the rows at the scale the U-Net knows (CLIP inversion alone can leave it)
             scale = (enc.identity_rows.norm(dim=-1) / init_norm - 1).pow(2).mean()
             loss = (1 - cos) + 0.1 * scale
-            if others:
-                # the reference's own context words must describe it better than any other: what the
-                # words say (pose, emotion, framing, style) is then not carried by the rows
-                logits = logit_scale * torch.cat([emb[:1], all_emb[n_pos:]]) @ target[0]
-                loss = loss + cfg.image_start_contrast * torch.nn.functional.cross_entropy(
-                    logits[None], torch.zeros(1, dtype=torch.long, device=logits.device))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -90,10 +78,9 @@ class ImageStart(Component):
                 first = float(cos.detach())
         enc.identity_rows.requires_grad_(False)
         with torch.no_grad():
-            final = torch.nn.functional.cosine_similarity(pair.project_text(pooled())[:n_pos], target).mean()
+            final = torch.nn.functional.cosine_similarity(pair.project_text(pooled()), target).mean()
         self.info = {"start": f"CLIP image embedding ({pair.source})", "tower": pair.source, "prompt": prompts[0],
-                     "backdrops": [word for word, _rgb in backdrops], "counterfactual_prompts": len(others),
-                     "steps": cfg.image_start_steps,
+                     "backdrops": [word for word, _rgb in backdrops], "steps": cfg.image_start_steps,
                      "cosine_before": round(first, 4),
                      "cosine_after": round(float(final), 4),
                      "row_shift": round(float((enc.identity_rows.detach() - init).norm() / init.norm()), 4),
@@ -122,32 +109,6 @@ class ImageStart(Component):
         subject_words = f"{t.names.identity_string} {t.class_word}".strip()
         phrases = pair.vocabulary.attributes.get("background", {}) if pair.vocabulary is not None else {}
         return [template.format(subject=subject_words, background=phrases.get(w, w)) for w in words]
-
-    @staticmethod
-    def _counterfactuals(t: "Trainer", pair: Any, backdrop: str, limit: int = 24) -> list[str]:
-        """The first backdrop's prompt with one context value of the caption swapped for another
-        (emotion, action, framing, style; the backdrops already vary the background)."""
-        import random
-        import re
-
-        from ..caption import BACKGROUND
-
-        caption, vocab = t.caption, pair.vocabulary
-        if caption is None or vocab is None or not t.template:
-            return []
-        subject_words = f"{t.names.identity_string} {t.class_word}".strip()
-        phrases = vocab.attributes.get(BACKGROUND, {})
-        out = []
-        for attr, value in caption.values.items():
-            if attr == BACKGROUND or attr not in vocab.attributes or value not in vocab.attributes[attr]:
-                continue
-            own = vocab.attributes[attr][value]
-            pattern = re.compile(r"(?<!\w)" + re.escape(own) + r"(?!\w)")
-            for other, phrase in vocab.attributes[attr].items():
-                if other != value and pattern.search(t.template):
-                    out.append(pattern.sub(phrase.replace("\\", "\\\\"), t.template, count=1))
-        random.Random(t.cfg.seed).shuffle(out)
-        return [p.format(subject=subject_words, background=phrases.get(backdrop, backdrop)) for p in out[:limit]]
 
     def record(self, t: "Trainer") -> dict:
         return self.info

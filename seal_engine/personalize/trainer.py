@@ -166,7 +166,6 @@ class Trainer:
         self.template: Optional[str] = cfg.prompt_template
         self.background_words: str = cfg.background_words
         self.caption_names_framing = False
-        self.caption: Optional[Any] = None  # the reference's caption (caption.Caption), when there is one
         self.backdrops: list[tuple[str, tuple[int, int, int]]] = []  # named backdrops for some views (configure)
         self.backdrop_share = 0.0
         self.lora_preset: Optional[str] = None
