@@ -54,7 +54,7 @@ class CaptionVocabulary:
     schema: dict[str, str] = field(default_factory=dict)  # attribute -> StickerBench attribute
     neutral_subject: str = "character"
     search: str = "auto"  # "exhaustive", "coordinate" or "auto" (exhaustive when small)
-    # background value -> RGB of a flat backdrop it names (the image start fits the subject on several)
+    # background value -> RGB of the flat backdrop it names (image start and backdrop views put the subject on them)
     swatches: dict[str, tuple[int, int, int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -149,7 +149,7 @@ _PLAIN_SWATCHES: dict[str, tuple[int, int, int]] = {
     "orange": (250, 140, 20), "yellow": (250, 220, 30), "green": (40, 170, 60), "blue": (40, 90, 230),
     "purple": (140, 50, 200), "pink": (250, 150, 190), "brown": (120, 75, 40), "night-blue": (20, 30, 90),
 }
-"""The plain backgrounds' colours, for the image start's several backdrops."""
+"""The plain backgrounds' colours: the backdrops of the image start and of the backdrop views."""
 
 
 def preset_vocabulary() -> CaptionVocabulary:

@@ -56,10 +56,11 @@ VARIANT_FLAGS: dict[str, dict[str, object]] = _variants()
 """The paper's comparison: plain test-time fine-tuning (`baseline`: the class-word start and the
 user's caption, every SEAL part off), TTF+SEAL, and SEAL minus one part at a time. SEAL's parts
 are the paper's method section: the image-embedding start, the attention loss, the background
-term, split-merge and the layer restriction; `seal` is them as shipped (the engine's defaults), and
-`no-X` / `with-X` take one away or add one that is off by default. `image-start-only` is the baseline with SEAL's start
-and none of its regularizers, so SEAL minus it is what the regularizers add. The caption is the
-app's training prompt for every run (`no-caption` takes it away from SEAL)."""
+component, split-merge and the layer restriction; `seal` is them as shipped (the engine's
+defaults), and `no-X` / `with-X` take one away or add one that is off by default.
+`image-start-only` is the baseline with SEAL's start and none of its regularizers, so SEAL minus
+it is what the regularizers add. The caption is the app's training prompt for every run
+(`no-caption` takes it away from SEAL)."""
 
 DEFAULT_VARIANTS = tuple(VARIANT_FLAGS)
 METRICS_VERSION = 1

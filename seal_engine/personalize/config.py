@@ -92,15 +92,15 @@ class PersonalizeConfig:
     attention_keep_fraction: float = 0.75  # ...and this fraction of the best layer's
     attention_resolution: Optional[int] = None  # only consider maps of this side
     attention_layers: Optional[list[str]] = None  # explicit attn2 processor names (skip the scoring)
-    # the paper's background term: outside the mask, stay with the base model's prediction
+    # the paper's background term: backdrop views, and outside the subject stay with the base model
     background_loss: bool = True
     background_weight: float = 1.0
     backdrop_share: float = 0.5  # share of the views showing the subject on another named backdrop (background_loss.py)
+    subject_margin: float = 0.1  # the subject's loss regions grow by this x the latent side (bank.py; measured)
     # SEAL component 2: split-merge tokens
     split_merge: bool = True
     context_init: str = "background"
     union_probs: tuple[float, float, float] = (0.3, 0.7, 0.0)  # P(identity+context), P(identity), P(context)
-    subject_margin: float = 0.1  # the subject's loss regions grow by this x the latent side (bank.py, measured)
     merge: Merge = Merge.IDENTITY  # what generation names (recorded in the concept)
     # SEAL component 3: structure-aware layer restriction
     layer_restriction: bool = True

@@ -7,10 +7,12 @@
   background drawn at random (seeded). The mask is the automatic one (`masks.compute_mask`),
   as a user who drops the image gets; its IoU against the renderer's is recorded.
 - **The settings a user gets.** Each variant is `PersonalizeConfig()` with the engine's
-  defaults (automatic caption, image-embedding start, augmentation, the schedule's steps)
-  and the class word a user would type ("creature"); baseline = the SEAL components off,
-  an ablation = one component off. Never a caption written from the renderer's truth
-  (`--ground-truth-caption` is a separate, labelled diagnostic).
+  defaults (automatic caption, augmentation as the engine decides, the schedule's steps)
+  and the class word a user would type ("creature"). SEAL = its parts as shipped (image-
+  embedding start, attention loss, background component, split-merge, layer restriction);
+  baseline = plain TTF, every part off (class-word start); `image-start-only` = the baseline
+  with SEAL's start; an ablation = one part off. Never a caption written from the renderer's
+  truth (`--ground-truth-caption` is a separate, labelled diagnostic).
 - **Prompts that can show the effect.** Every prompt asks for an emotion, an arm pose and a
   background different from the reference's; framing and style at random. One prompt in
   five leaves the background unnamed and one in five the arm pose: there, leakage is the
@@ -21,7 +23,8 @@
   framing reads back as the reference's); emotion copying (the reference's emotion instead
   of the asked one); and, on unnamed prompts, the reference's background / pose rate against
   chance (1/6, 1/3).
-- **Paired differences.** SEAL minus baseline per reference, bootstrap CI over references.
+- **Paired differences.** Each variant minus the baseline per reference, bootstrap CI over
+  references; and minus `image-start-only` (what the regularizers add to the start).
 - **Resumable.** Each (schedule, variant, reference) cell is a JSON file in `OUT/cells/`;
   a rerun skips the cells it has.
 """
