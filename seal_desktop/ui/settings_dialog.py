@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
                                QGroupBox, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton, QScrollArea,
                                QSpinBox, QVBoxLayout, QWidget)
 
-from ..settings import DEVICES, MODEL_SOURCE_KINDS, PRECISIONS, SCHEDULES, Settings
+from ..settings import DEVICES, MODEL_SOURCE_KINDS, PRECISIONS, SCHEDULE_LABELS, SCHEDULES, Settings
 from .errors import show_error_info
 
 SOURCE_LABELS = {"hub": "Hub id", "folder": "Local diffusers folder", "file": "Single .safetensors file"}
@@ -99,8 +99,9 @@ class SettingsDialog(QDialog):
         self.variants = QSpinBox(minimum=1, maximum=16, value=s.variants)
         self.seed = QSpinBox(minimum=0, maximum=2**31 - 1, value=min(s.seed, 2**31 - 1))
         self.schedule = QComboBox()
-        self.schedule.addItems(SCHEDULES)
-        self.schedule.setCurrentText(s.schedule)
+        for name in SCHEDULES:
+            self.schedule.addItem(SCHEDULE_LABELS[name], name)
+        self.schedule.setCurrentIndex(max(0, self.schedule.findData(s.schedule)))
         self.author = QLineEdit(s.author)
         self.image_size = QSpinBox(minimum=0, maximum=2048, singleStep=64, value=s.size, suffix=" px")
         self.image_size.setSpecialValueText("the model's native size")
@@ -178,7 +179,7 @@ class SettingsDialog(QDialog):
                       offline=self.offline.isChecked(), allow_pickle=self.allow_pickle.isChecked(),
                       sam_checkpoint=self.sam.text().strip(), output_dir=self.output.text().strip(),
                       steps=self.steps.value(), variants=self.variants.value(), seed=self.seed.value(),
-                      schedule=self.schedule.currentText(), author=self.author.text().strip(),
+                      schedule=self.schedule.currentData(), author=self.author.text().strip(),
                       size=self.image_size.value(),
                       **{k: b.isChecked() for k, b in self.low.items()})
         return dataclasses.replace(self.controller.ctx.settings, **values)

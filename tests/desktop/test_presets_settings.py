@@ -57,9 +57,13 @@ def test_settings_validate_and_persist(make_window, seal_home):
     assert not (seal_home / "settings.json").exists()
     dialog.source.setCurrentIndex(0)
     dialog.model.setText("org/some-model")
+    # the paper's short schedule is offered beside fast and quality, in words
+    assert [dialog.schedule.itemData(i) for i in range(dialog.schedule.count())] == ["paper", "fast", "quality"]
+    dialog.schedule.setCurrentIndex(dialog.schedule.findData("paper"))
+    assert "20 steps" in dialog.schedule.currentText()
     dialog.accept()
     saved = load_settings()
-    assert (saved.steps, saved.cpu_offload, saved.model) == (12, True, "org/some-model")
+    assert (saved.steps, saved.cpu_offload, saved.model, saved.schedule) == (12, True, "org/some-model", "paper")
     assert Settings.from_json({"steps": "bad", "unknown": 1}).steps == Settings().steps
 
 
