@@ -1,11 +1,13 @@
-"""`seal-desktop` entry point. Only Qt and the Qt-free stores load at start-up;
-torch and diffusers are imported by the worker thread when the first job runs."""
+"""`seal-desktop` entry point. Only Qt and the Qt-free stores load at start-up; torch and
+diffusers are imported by the worker thread a moment after the window shows (warm-up)."""
 
 from __future__ import annotations
 
 import multiprocessing
 import sys
 from typing import Optional, Sequence
+
+WARMUP_DELAY_MS = 500
 
 
 def create_app(argv: Optional[Sequence[str]] = None):
@@ -54,6 +56,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         window = MainWindow()
         instance.activated.connect(lambda: single_instance.bring_to_front(window))
         window.show()
+        from PySide6.QtCore import QTimer
+
+        QTimer.singleShot(WARMUP_DELAY_MS, window.controller.warm_up)  # after the first paint
         return app.exec()
     finally:
         instance.release()

@@ -7,6 +7,7 @@ emits. That keeps SQLite single-writer and lets a crash leave at most one job in
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,7 @@ from .store.db import Database, open_database
 from .store.jobs import Job, JobStatus, JobStore
 from .store.presets import PresetStore
 from .trash import Trash, TrashEntry
-from .worker import FunctionThread, JobWorker, Regenerate, RunJob
+from .worker import FunctionThread, JobWorker, Regenerate, RunJob, Warmup
 
 
 @dataclass
@@ -88,6 +89,9 @@ class QueueController(QObject):
         self.worker.jobProgress.connect(self._on_progress)
         self.worker.stickerReady.connect(self._on_sticker)
         self.worker.regenerated.connect(self._on_regenerated)
+        self.worker.warmedUp.connect(self._on_warmed_up)
+        self.warmup_seconds: Optional[float] = None  # set once the engine's imports are done
+        self._warming = False
         self.current_job: Optional[int] = None
         self._cancel: Optional[CancelToken] = None
         self._regen_pending = 0
@@ -323,6 +327,24 @@ class QueueController(QObject):
         self.helpers.append(thread)
         thread.start()
         return thread
+
+    def warm_up(self) -> None:
+        """Import the engine on the worker thread while the user looks around (once; a job queued meanwhile
+        runs right after it). Skipped with SEAL_NO_WARMUP=1 (the test suite) and while closing."""
+        if self._warming or self.warmup_seconds is not None or self._closing or os.environ.get("SEAL_NO_WARMUP"):
+            return
+        self._warming = True
+        self.worker.submit(Warmup())
+        self.changed.emit()
+
+    @property
+    def warming(self) -> bool:
+        return self._warming
+
+    def _on_warmed_up(self, seconds: float) -> None:
+        self._warming = False
+        self.warmup_seconds = seconds
+        self.changed.emit()
 
     def shutdown(self) -> None:
         """Cancel the running job and stop every thread (closing the window)."""

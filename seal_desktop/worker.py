@@ -38,6 +38,11 @@ class RunJob:
 
 
 @dataclass
+class Warmup:
+    """Import the engine's job path now, so that the first job neither waits for it nor stalls the window."""
+
+
+@dataclass
 class Regenerate:
     spec: ea.JobSpec
     result_id: int
@@ -54,6 +59,7 @@ class JobWorker(QThread):
     stickerReady = Signal(int, object)  # job id, StickerOutcome
     jobFinished = Signal(int, str, object)  # job id, "completed"/"failed"/"cancelled", JobOutcome | ErrorInfo
     regenerated = Signal(int, int, object)  # job id, result id, StickerOutcome | ErrorInfo
+    warmedUp = Signal(float)  # seconds the engine's imports took
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
@@ -78,6 +84,8 @@ class JobWorker(QThread):
                 self._run_job(task)
             elif isinstance(task, Regenerate):
                 self._regenerate(task)
+            elif isinstance(task, Warmup):
+                self._warm_up()
         self.cache.clear()
 
     def _progress_sink(self, job_id: int, kind: str = "job") -> Callable[[ProgressEvent], None]:
@@ -116,6 +124,16 @@ class JobWorker(QThread):
             self.jobFinished.emit(job_id, "failed", ea.describe_error(err))
         else:
             self.jobFinished.emit(job_id, "completed", outcome)
+
+    def _warm_up(self) -> None:
+        from seal_engine.warmup import import_engine
+
+        start = time.perf_counter()
+        try:
+            import_engine()
+        except Exception:  # noqa: BLE001 - a broken install is reported by the job that needs the module
+            pass
+        self.warmedUp.emit(time.perf_counter() - start)
 
     def _regenerate(self, task: Regenerate) -> None:
         job_id = task.spec.job_id

@@ -292,7 +292,8 @@ class MainWindow(QMainWindow):
         pending = len(jobs.pending())
         paused = " (queue paused)" if self.controller.paused and pending else ""
         model = s.model if len(s.model) <= 40 else "…" + s.model[-39:]
-        self.status_label.setText(f"Model: {model} · device {s.device} · {pending} pending{paused}")
+        engine = " · preparing the engine…" if self.controller.warming else ""
+        self.status_label.setText(f"Model: {model} · device {s.device} · {pending} pending{paused}{engine}")
         self.status_label.setToolTip(s.model)
 
     # ---- closing ----------------------------------------------------------------

@@ -91,3 +91,30 @@ def test_closing_while_a_job_runs_asks_then_cancels(make_window, qtbot, tiny_mod
     assert not window.isVisible()
     assert not q.worker.isRunning()
     assert window.ctx.jobs.get(job.id).status is JobStatus.CANCELLED
+
+
+def test_warm_up_runs_on_the_worker_thread_once_and_a_job_queued_meanwhile_still_runs(
+        make_window, qtbot, tiny_model, seeded_concepts, monkeypatch):
+    import threading
+
+    import seal_engine.warmup as warmup
+
+    monkeypatch.delenv("SEAL_NO_WARMUP", raising=False)
+    threads = []
+    original = warmup.import_engine
+    monkeypatch.setattr(warmup, "import_engine", lambda: threads.append(threading.get_ident()) or original())
+    window = make_window()
+    q = window.controller
+    c = window.add_files([DATA / "seal-transparent.png"])[0]
+    with qtbot.waitSignal(q.jobFinished, timeout=120000) as finished:
+        q.warm_up()
+        assert q.warming and "preparing the engine" in window.status_label.text()
+        q.warm_up()  # a second call while warming does nothing
+        q.enqueue(c, PRESET, model=str(tiny_model), steps=2, variants=1, schedule="fast",
+                  personalize=TINY_PERSONALIZE)
+    assert finished.args[1] == "completed"
+    assert q.warmup_seconds is not None and q.warmup_seconds >= 0
+    assert len(threads) == 1 and threads[0] != threading.get_ident()
+    assert not q.warming and "preparing the engine" not in window.status_label.text()
+    q.warm_up()  # already warm: nothing more is submitted
+    assert len(threads) == 1
