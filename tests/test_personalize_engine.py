@@ -205,14 +205,35 @@ def test_image_embedding_start_on_a_tiny_random_clip(tmp_path, tiny_sd15_dir):
 
     model = load(tiny_sd15_dir)
     tower = save_tiny_clip(tmp_path / "clip", text_encoder=model.pipe.text_encoder)
-    concept = _run(model, tmp_path / "c", short_config(image_tower=str(tower), auto_caption=False))
+    concept = _run(model, tmp_path / "c", short_config(image_tower=str(tower), auto_caption=False, image_start=True))
     start = concept.meta["component_records"]["image_start"]
     assert start["tower"] == str(tower) and concept.meta["tokens"]["identity"]["start"].startswith("CLIP image")
     assert start["cosine_after"] > start["cosine_before"] + 0.1  # the rows moved towards the image embedding
     # without a tower, the start is the class word, and the concept says why
-    plain = _run(load(tiny_sd15_dir), tmp_path / "d", short_config())
+    plain = _run(load(tiny_sd15_dir), tmp_path / "d", short_config(image_start=True))
     assert plain.meta["tokens"]["identity"]["start"] == "class word 'cat'"
     assert "class word" in plain.meta["component_records"]["image_start"]["reason"]
+
+
+def test_the_image_start_is_on_for_the_paper_schedule_only_unless_set(tmp_path, tiny_sd15_dir):
+    """Measured on the toy protocol: the start helps the 20-step `paper` schedule and costs identity on the
+    longer ones; the concept says which start was used and why."""
+    from seal_engine.evaluation.clip_models import save_tiny_clip
+    from seal_engine.personalize.config import PersonalizeConfig
+
+    assert PersonalizeConfig(schedule="paper").uses_image_start
+    assert not PersonalizeConfig(schedule="fast").uses_image_start
+    assert not PersonalizeConfig(schedule="quality").uses_image_start
+    assert PersonalizeConfig(schedule="quality", image_start=True).uses_image_start
+    assert not PersonalizeConfig(schedule="paper", image_start=False).uses_image_start
+    model = load(tiny_sd15_dir)
+    tower = save_tiny_clip(tmp_path / "clip", text_encoder=model.pipe.text_encoder)
+    paper = _run(model, tmp_path / "p", short_config(schedule="paper", image_tower=str(tower), auto_caption=False))
+    assert paper.meta["tokens"]["identity"]["start"].startswith("CLIP image")
+    fast = _run(load(tiny_sd15_dir), tmp_path / "f", short_config(schedule="fast", image_tower=str(tower),
+                                                                    auto_caption=False))
+    assert "image_start" not in fast.meta["component_records"]
+    assert fast.meta["tokens"]["identity"]["start"].startswith("class word 'cat' (the image start is off on the fast")
 
 
 def test_toy_world_run_starts_from_the_shipped_tower_and_captions_the_reference(tmp_path):

@@ -39,14 +39,18 @@ def _variants() -> dict[str, dict[str, object]]:
     from ..personalize.config import SEAL_SWITCHES, PersonalizeConfig
 
     defaults = PersonalizeConfig()
-    seal = {name: bool(getattr(defaults, name)) for name in SEAL_SWITCHES}  # SEAL as shipped
+    seal = {name: getattr(defaults, name) for name in SEAL_SWITCHES}  # SEAL as shipped (None: by schedule)
     out: dict[str, dict[str, object]] = {
         "baseline": {name: False for name in SEAL_SWITCHES},
         "image-start-only": {**{name: False for name in SEAL_SWITCHES}, "image_start": True},
         "seal": dict(seal),
     }
     for name, on in seal.items():  # one part taken away, or added where it is off by default
-        out[("no-" if on else "with-") + name.replace("_", "-")] = {**seal, name: not on}
+        if on is None:  # decided by the schedule: both forced settings are variants
+            out["no-" + name.replace("_", "-")] = {**seal, name: False}
+            out["with-" + name.replace("_", "-")] = {**seal, name: True}
+        else:
+            out[("no-" if on else "with-") + name.replace("_", "-")] = {**seal, name: not on}
     out["no-caption"] = {**seal, "auto_caption": False}
     out["seal-merge-context"] = {**seal, "merge": "identity+context"}
     return out
@@ -59,7 +63,8 @@ are the paper's method section: the image-embedding start, the attention loss, t
 component, split-merge and the layer restriction; `seal` is them as shipped (the engine's
 defaults), and `no-X` / `with-X` take one away or add one that is off by default.
 `image-start-only` is the baseline with SEAL's start and none of its regularizers, so SEAL minus
-it is what the regularizers add. The caption is the app's training prompt for every run
+it is what the regularizers add. The image start is on by default on `paper` only
+(IMAGE_START_BY_SCHEDULE): `no-image-start` and `with-image-start` force it either way. The caption is the app's training prompt for every run
 (`no-caption` takes it away from SEAL)."""
 
 DEFAULT_VARIANTS = tuple(VARIANT_FLAGS)

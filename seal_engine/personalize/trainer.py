@@ -123,7 +123,7 @@ def build_components(cfg: PersonalizeConfig) -> list[Component]:
         from .layer_restriction import LayerRestriction
 
         comps.append(LayerRestriction())
-    if cfg.image_start and cfg.base.trains_embeddings:
+    if cfg.uses_image_start and cfg.base.trains_embeddings:
         from .image_start import ImageStart
 
         comps.append(ImageStart())
@@ -700,6 +700,8 @@ class Trainer:
         timings["mean_step_s"] = step_means
         records = {c.name: c.record(self) for c in self.components}
         start = records.get("image_start", {}).get("start") or f"class word '{self.identity_init}'"
+        if cfg.image_start is None and not cfg.uses_image_start:
+            start += f" (the image start is off on the {cfg.schedule.value} schedule, where it costs identity)"
         return {
             "format_version": CONCEPT_FORMAT_VERSION,
             "kind": "seal-concept",

@@ -309,6 +309,35 @@ def render_markdown(results: dict[str, dict[str, dict]], diffs: dict[str, dict[s
 
 
 # ------------------------------------------------------------------ the run
+def _cell(cfg: ToyBenchConfig, var: str, sched: str, ref: Sticker, i: int, detector: Any, tmp: Path, path: Path,
+          log: Any) -> Optional[dict]:
+    """A finished cell from disk, else computed under a per-cell lock, so that several processes on one
+    `--out` share the work; None when another process holds the cell."""
+    from filelock import FileLock, Timeout
+
+    from ..atomic import atomic_write_json
+
+    if path.exists():
+        return json.loads(path.read_text(encoding="utf-8"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(path.with_suffix(".lock")))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        return None
+    try:
+        if path.exists():  # finished while we looked
+            return json.loads(path.read_text(encoding="utf-8"))
+        cell = run_cell(cfg, var, sched, ref, i, detector, tmp)
+        atomic_write_json(path, cell)
+    finally:
+        lock.release()
+    ident = sum(r["identity"] for r in cell["rows"]) / len(cell["rows"])
+    log(f"{sched:8s} {var:22s} {i:3d} {cell['reference']:60s} identity {ident:.2f} "
+        f"personalize {cell['personalize_s']:.1f}s caption: {cell.get('caption')}")
+    return cell
+
+
 def run_toy_bench(cfg: ToyBenchConfig, log: Any = print) -> tuple[Path, Path, dict]:
     from ..atomic import atomic_write_json, atomic_write_text
     from ..evaluation.bench import parse_variants
@@ -322,19 +351,20 @@ def run_toy_bench(cfg: ToyBenchConfig, log: Any = print) -> tuple[Path, Path, di
     todo: list[tuple[str, str]] = [("-", CLASS_ROW)] if cfg.class_word_row else []
     todo += [(s, v) for s in cfg.schedules for v in variants]
     done: dict[tuple[str, str], list[dict]] = {}
+    skipped = 0
     with tempfile.TemporaryDirectory(prefix="toybench-") as tmp:
         for sched, var in todo:
             for i, ref in enumerate(refs):
                 path = cells_dir / sched / var.replace(" ", "-") / f"{i:03d}.json"
-                if path.exists():
-                    cell = json.loads(path.read_text(encoding="utf-8"))
-                else:
-                    cell = run_cell(cfg, var, sched, ref, i, detector, Path(tmp))
-                    atomic_write_json(path, cell)
-                    ident = sum(r["identity"] for r in cell["rows"]) / len(cell["rows"])
-                    log(f"{sched:8s} {var:22s} {i:3d} {cell['reference']:60s} identity {ident:.2f} "
-                        f"personalize {cell['personalize_s']:.1f}s caption: {cell.get('caption')}")
+                cell = _cell(cfg, var, sched, ref, i, detector, Path(tmp), path, log)
+                if cell is None:  # another process is computing it: its run (or a rerun) reports it
+                    skipped += 1
+                    continue
                 done.setdefault((sched, var), []).append(cell)
+    if skipped:
+        log(f"{skipped} cell(s) were being computed by another run on {cfg.out_dir}: rerun when it ends "
+            "for the complete tables (finished cells are reused).")
+        done = {k: v for k, v in done.items() if len(v) == len(refs)}
     results: dict[str, dict[str, dict]] = {}
     diffs: dict[str, dict[str, dict]] = {}
     start_diffs: dict[str, dict[str, dict]] = {}  # against the same start without the regularizers

@@ -50,8 +50,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     seal.add_argument("--layer-pattern", action="append", metavar="GLOB",
                       help="custom module-name pattern, repeatable (e.g. 'up_blocks.1.*attn2.to_k')")
     start = parser.add_argument_group("start and caption")
-    start.add_argument("--no-image-start", action="store_true",
+    image = start.add_mutually_exclusive_group()
+    image.add_argument("--no-image-start", action="store_true",
                        help="start the identity tokens from the class word, not the reference's image embedding")
+    image.add_argument("--image-start", action="store_true",
+                       help="start from the reference's image embedding on every schedule (default: on the "
+                            "paper schedule only, where it was measured to help)")
     start.add_argument("--no-caption", action="store_true",
                        help="do not caption the reference automatically (train with 'a sticker of <id>')")
     start.add_argument("--caption", metavar="TEMPLATE",
@@ -126,7 +130,8 @@ def run(args: argparse.Namespace) -> int:
         base=args.base, schedule=args.schedule, seed=args.seed, num_vectors=args.vectors,
         class_word=args.class_word, attention_loss=not args.no_attention_loss,
         attention_weight=args.attention_weight, split_merge=not args.no_split_merge,
-        background_loss=not args.no_background_loss, merge=args.merge, image_start=not args.no_image_start,
+        background_loss=not args.no_background_loss, merge=args.merge,
+        image_start=False if args.no_image_start else (True if args.image_start else None),
         auto_caption=not args.no_caption, prompt_template=args.caption, image_tower=args.image_tower,
         layer_restriction=not args.no_layer_restriction, layer_preset=args.layers,
         layer_patterns=args.layer_pattern, lora_rank=args.lora_rank, resolution=args.resolution,
