@@ -12,8 +12,8 @@ dataset's prompt set, score the four metrics and write OUT_DIR/results.md and
 results.json (per-sample values, 95% bootstrap confidence intervals).
 Resumable: rerun the same command to continue an interrupted bench.
 
-Variants: baseline (plain TTF), image-start-only, seal, no-image-start, no-attention-loss,
-no-background-loss, no-split-merge, no-layer-restriction, no-caption, seal-merge-context.
+Variants: baseline (plain TTF), image-start-only, seal, no-image-start, with-image-start,
+no-attention-loss, no-background-loss, no-split-merge, no-layer-restriction, no-caption, seal-merge-context.
 Dataset format: docs/evaluation.md."""
 
 
