@@ -330,7 +330,7 @@ class QueueController(QObject):
 
     def warm_up(self) -> None:
         """Import the engine on the worker thread while the user looks around (once; a job queued meanwhile
-        runs right after it). Skipped with SEAL_NO_WARMUP=1 (the test suite) and while closing."""
+        runs right after it). Skipped with SEAL_NO_WARMUP=1 and while closing."""
         if self._warming or self.warmup_seconds is not None or self._closing or os.environ.get("SEAL_NO_WARMUP"):
             return
         self._warming = True

@@ -64,8 +64,8 @@ component, split-merge and the layer restriction; `seal` is them as shipped (the
 defaults), and `no-X` / `with-X` take one away or add one that is off by default.
 `image-start-only` is the baseline with SEAL's start and none of its regularizers, so SEAL minus
 it is what the regularizers add. The image start is on by default on `paper` only
-(IMAGE_START_BY_SCHEDULE): `no-image-start` and `with-image-start` force it either way. The caption is the app's training prompt for every run
-(`no-caption` takes it away from SEAL)."""
+(IMAGE_START_BY_SCHEDULE): `no-image-start` and `with-image-start` force it either way. The
+caption is the app's training prompt for every run (`no-caption` takes it away from SEAL)."""
 
 DEFAULT_VARIANTS = tuple(VARIANT_FLAGS)
 METRICS_VERSION = 1
