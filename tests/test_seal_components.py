@@ -220,3 +220,51 @@ def test_fine_levels_preset_adapts_only_the_fine_resolutions():
     assert any(t.endswith("attn2.to_k") for t in targets) and any(t.endswith("attn2.to_q") for t in targets)
     decoder = resolve_targets(unet, "decoder-kv")
     assert 8 in set(module_sides(unet, decoder, 16).values())  # decoder-kv includes the coarse level
+
+
+def _emotion_margin(trainer, pair):
+    """How well the identity prompt still follows the emotion words in the pair's joint space:
+    mean over asked emotions of cos(identity prompt asking e, class-word prompt with e) minus
+    the best cos to a class-word prompt with another emotion."""
+    from seal_engine.clip_pair import encode_pooled
+
+    vocab = pair.vocabulary
+    values = trainer.caption_values
+    subject = f"{trainer.names.identity_string} {trainer.class_word}"
+    emotions = list(vocab.attributes["emotion"])
+    background = trainer.background_words
+    margins = []
+    cls = pair.text_embeds([vocab.prompt({**values, "emotion": e}, subject=trainer.class_word) for e in emotions])
+    with torch.no_grad():
+        for i, e in enumerate(emotions):
+            ids, _ = trainer.tokenize([vocab.prompt({**values, "emotion": e}, subject=subject)])
+            emb = pair.project_text(encode_pooled(trainer.pipe.text_encoder, ids, int(trainer.pipe.tokenizer.eos_token_id)))
+            sims = (emb @ cls.T.to(emb)).reshape(-1)
+            margins.append(float(sims[i] - torch.cat([sims[:i], sims[i + 1:]]).max()))
+    assert background  # the caption named the backdrop the prompts above keep
+    return sum(margins) / len(margins)
+
+
+def test_the_image_start_fitted_to_edited_targets_keeps_the_emotion_words_working(toy_reference):
+    # Fitted to the reference's image alone, the start's rows also explain its face; fitted to
+    # the caption's other emotions too (the image moved along the class word's text direction),
+    # an identity prompt asking another emotion reads as that emotion, as it does at the default.
+    from seal_engine.class_word import choose_class_word
+    from seal_engine.personalize.trainer import Trainer
+
+    image, mask = toy_reference
+    margins, records = {}, {}
+    for edits in ((), ("emotion",)):
+        model = _toy_model()
+        cfg = _config(image_start_edits=edits).resolve(model.arch)
+        trainer = Trainer(model, cfg, choose_class_word(image, mask, given="creature").word, lambda e: None, None)
+        trainer.setup(image, mask)
+        try:
+            pair, _ = trainer.clip_pair()
+            margins[edits] = _emotion_margin(trainer, pair)
+            records[edits] = next(c for c in trainer.components if c.name == "image_start").info
+        finally:
+            trainer.abort()
+    assert records[()]["edited_targets"] == 0 and records[("emotion",)]["edited_attributes"] == ["emotion"]
+    assert records[("emotion",)]["edited_targets"] == 3 * len(records[("emotion",)]["backdrops"])  # 3 other emotions
+    assert margins[("emotion",)] > margins[()] + 0.02, margins

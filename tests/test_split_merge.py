@@ -82,3 +82,28 @@ def test_identity_and_context_are_separate_optimiser_groups_and_the_merge_is_an_
     fresh = load(tiny_sd15_dir)  # a plain model loads both tokens for this merge
     assert apply_concept(fresh, load_concept(concept.path)) == "<seal-id> <seal-bg> cat"
     assert "<seal-bg>" in fresh.pipe.tokenizer.get_vocab()
+
+
+def test_the_lora_phase_loss_region_is_an_option_that_changes_only_the_lora(tmp_path, tiny_sd15_dir):
+    from safetensors.torch import load_file
+
+    from seal_engine.errors import InputError
+    from seal_engine.personalize import personalize
+    from seal_engine.personalize.config import PersonalizeConfig
+
+    ref = reference_image()
+    files = {}
+    for region in ("subject", "image"):
+        concept = personalize(load(tiny_sd15_dir), ref, ref.getchannel("A"),
+                              short_config(lora_loss_region=region), tmp_path / region)
+        assert concept.meta["component_records"]["split_merge"]["lora_phase"] == f"identity only, loss on the {region}"
+        files[region] = {name: load_file(str(concept.path / name))
+                         for name in ("learned_embeds.safetensors", "pytorch_lora_weights.safetensors")}
+    subject, image = files["subject"], files["image"]
+    # the token rows learn before the LoRA phase: the same rows; the LoRA saw another loss
+    assert all(torch.equal(subject["learned_embeds.safetensors"][k], image["learned_embeds.safetensors"][k])
+               for k in subject["learned_embeds.safetensors"])
+    assert any(not torch.allclose(subject["pytorch_lora_weights.safetensors"][k], image["pytorch_lora_weights.safetensors"][k])
+               for k in subject["pytorch_lora_weights.safetensors"])
+    with pytest.raises(InputError, match="loss region"):
+        PersonalizeConfig(lora_loss_region="background").validate()

@@ -40,6 +40,7 @@ class AutoCaption(Component):
                 return
             caption = caption_reference(pair, t.reference, t.mask)
         t.template = caption.template
+        t.caption_values = dict(caption.values)
         t.background_words = caption.background_words
         t.caption_names_framing = any(k in caption.values for k in ("camera", "scale", "position"))
         self.info = {"caption": caption.text(), **caption.record()}

@@ -22,6 +22,8 @@ MAX_STEPS = 100_000
 """Documented bound on each training phase's step count."""
 MAX_LOSS_WEIGHT = 1e4
 """Loss weights above this only make training diverge; the cap also rules out inf."""
+LORA_LOSS_REGIONS = ("subject", "image")
+"""Where the LoRA phase's identity samples count their diffusion loss (split_merge.py)."""
 
 
 class BaseMethod(str, enum.Enum):
@@ -116,6 +118,7 @@ class PersonalizeConfig:
     context_init: str = "background"
     union_probs: tuple[float, float, float] = (0.3, 0.7, 0.0)  # P(identity+context), P(identity), P(context)
     merge: Merge = Merge.IDENTITY  # what generation names (recorded in the concept)
+    lora_loss_region: str = "subject"  # the LoRA phase's loss: "subject" or the whole "image" (measured: docs/personalization.md)
     # SEAL component 3: structure-aware layer restriction
     layer_restriction: bool = True
     layer_preset: Optional[str] = None  # None: the architecture's default preset
@@ -124,6 +127,7 @@ class PersonalizeConfig:
     image_start: Optional[bool] = None  # None: by schedule (IMAGE_START_BY_SCHEDULE)
     image_start_steps: int = 15  # measured: 150 fitted closer and cost attributes and pose (docs/personalization.md)
     image_start_lr: float = 2e-2
+    image_start_edits: tuple[str, ...] = ("emotion",)  # caption attributes whose other values the start also fits (measured: docs/personalization.md)
     image_start_backdrops: int = 6  # flat backdrops the subject is fitted on (the vocabulary's swatches, white first)
     image_tower: Optional[str] = None  # a CLIP model folder; None: look beside the model and in the cache
     auto_caption: bool = True  # caption the reference's emotion/action/framing/style/background
@@ -218,6 +222,13 @@ class PersonalizeConfig:
             raise InputError("The image-start steps must be 0 to 10000.")
         if not 1 <= self.image_start_backdrops <= 32:
             raise InputError("The image start needs 1 to 32 backdrops.")
+        edits = (self.image_start_edits,) if isinstance(self.image_start_edits, str) else self.image_start_edits
+        if not isinstance(edits, (list, tuple)) or not all(isinstance(a, str) and a.strip() for a in edits):
+            raise InputError("The image start's edited attributes are caption attribute names, like 'emotion'.")
+        self.image_start_edits = tuple(a.strip() for a in edits)
+        if self.lora_loss_region not in LORA_LOSS_REGIONS:
+            raise InputError(f"The LoRA phase's loss region is one of {', '.join(LORA_LOSS_REGIONS)}, "
+                             f"not {self.lora_loss_region!r}.")
         if self.log_every < 1:
             raise InputError("The loss read-back interval must be at least 1 step.")
         if not 1 <= self.num_vectors <= 16:

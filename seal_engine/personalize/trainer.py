@@ -165,6 +165,7 @@ class Trainer:
         self.context_token: Optional[str] = None
         self.template: Optional[str] = cfg.prompt_template
         self.background_words: str = cfg.background_words
+        self.caption_values: dict[str, str] = {}  # attribute -> value the caption names (AutoCaption)
         self.caption_names_framing = False
         self.backdrops: list[tuple[str, tuple[int, int, int]]] = []  # named backdrops for some views (configure)
         self.backdrop_share = 0.0

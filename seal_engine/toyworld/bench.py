@@ -204,6 +204,7 @@ def run_cell(cfg: ToyBenchConfig, variant: str, schedule: str, ref: Sticker, ind
         identity = concept.identity_string
         meta = concept.meta
         info.update(caption=meta["component_records"].get("auto_caption", {}).get("caption"),
+                    image_start=meta["component_records"].get("image_start"),
                     start=meta["tokens"]["identity"].get("start"),
                     probe_before=meta["attention"]["probe_before"], probe_after=meta["attention"]["probe_after"],
                     layers=meta["attention"]["layers"], notes=meta["notes"],
