@@ -37,11 +37,16 @@ def main() -> int:
     ap.add_argument("--gen-steps", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch CPU threads per run (1: the toy models run fastest so, and several runs share one --out)")
     ap.add_argument("--no-class-word-row", action="store_true")
     ap.add_argument("--ground-truth-caption", action="store_true",
                     help="diagnostic: train with the renderer's caption (a user does not have it)")
     ap.add_argument("--override", default="{}", help="diagnostic: JSON of PersonalizeConfig overrides, recorded")
     a = ap.parse_args()
+    import torch
+
+    torch.set_num_threads(max(1, a.threads))
     cfg = ToyBenchConfig(out_dir=a.out, variants=a.variants.split(","), schedules=a.schedules.split(","),
                          appearances=a.appearances, references=a.references, prompts=a.prompts, seeds=a.seeds,
                          base=a.base, seed=a.seed, generation_steps=a.gen_steps, device=a.device,
