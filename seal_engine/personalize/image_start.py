@@ -117,8 +117,8 @@ class ImageStart(Component):
         own vocabulary is used, nothing the user does not have."""
         import torch
 
-        self.edited: list[str] = []
-        values = getattr(t, "caption_values", None) or {}
+        self.edited = []
+        values = t.caption_values
         vocab = pair.vocabulary
         if vocab is None or not values or not t.template or "{background}" not in t.template:
             return [], None
