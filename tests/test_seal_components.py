@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from personalize_helpers import single_torch_thread  # noqa: F401
+from seal_engine.personalize.config import ATTENTION_GRAD_RATIO_BY_SCHEDULE, Schedule
 
 
 @pytest.fixture(scope="module")
@@ -54,14 +55,20 @@ def _learn(tmp_path, toy_reference, name, events=None, **kw):
                        progress=(events.append if events is not None else lambda e: None))
 
 
-def test_attention_loss_acts_at_its_defaults(tmp_path, toy_reference):
+@pytest.fixture(scope="module")
+def without_attention_loss(tmp_path_factory, toy_reference):
+    return _learn(tmp_path_factory.mktemp("off"), toy_reference, "off", attention_loss=False).meta
+
+
+def test_attention_loss_acts_at_its_defaults(tmp_path, toy_reference, without_attention_loss):
     on = _learn(tmp_path, toy_reference, "on").meta
-    off = _learn(tmp_path, toy_reference, "off", attention_loss=False).meta
+    off = without_attention_loss
     # layers chosen by what their maps carry, recorded with their scores
     att = on["attention"]
     assert att["layers"] and all(att["layer_scores"][n] >= 0.5 for n in att["layers"])
     assert not any(n.startswith("mid_block") for n in att["layers"])  # the 4x4 mid block does not follow the subject
     # a real gradient in both phases, weighted from the measured ratio
+    assert on["settings"]["attention_grad_ratio"] == ATTENTION_GRAD_RATIO_BY_SCHEDULE[Schedule.PAPER]
     for phase in ("embeddings", "lora"):
         term = on["loss_balance"][phase]["attention"]
         assert term["can_act"] and term["grad_norm"] > 0
@@ -76,6 +83,27 @@ def test_attention_loss_acts_at_its_defaults(tmp_path, toy_reference):
     # split-merge's own term moves the context token onto the background
     ctx_before, ctx_after = att["probe_before"]["context_outside"], att["probe_after"]["context_outside"]
     assert ctx_after > ctx_before + 0.05 and ctx_after > 1 - att["probe_before"]["mask_fraction"]
+
+
+def test_the_weaker_ratio_of_the_long_schedule_still_moves_the_attention(tmp_path, toy_reference,
+                                                                         without_attention_loss):
+    # `quality` defaults to a third of the ratio (ATTENTION_GRAD_RATIO_BY_SCHEDULE: at 0.1 its 800
+    # steps cost the emotion words); that weaker term must still act. Run on `paper`'s short
+    # schedule at the `quality` ratio (the full 800 steps take minutes: 0.664 -> 0.728 there,
+    # 0.676 without the loss).
+    from seal_engine.personalize import PersonalizeConfig
+
+    ratio = ATTENTION_GRAD_RATIO_BY_SCHEDULE[Schedule.QUALITY]
+    assert ratio < ATTENTION_GRAD_RATIO_BY_SCHEDULE[Schedule.PAPER]
+    assert PersonalizeConfig(schedule="quality").resolve(_toy_model().arch).attention_grad_ratio == ratio
+    assert PersonalizeConfig(schedule="quality", attention_grad_ratio=0.2).resolve(
+        _toy_model().arch).attention_grad_ratio == 0.2  # a set ratio wins
+    weak = _learn(tmp_path, toy_reference, "weak", attention_grad_ratio=ratio).meta
+    assert weak["loss_balance"]["embeddings"]["attention"]["weighted_grad_ratio"] == pytest.approx(ratio, rel=1e-3)
+    att = weak["attention"]
+    before, after = att["probe_before"]["identity_inside"], att["probe_after"]["identity_inside"]
+    off_after = without_attention_loss["attention"]["probe_after"]["identity_inside"]
+    assert after > before and after > off_after + 0.02, (before, after, off_after)
 
 
 def test_gradient_of_the_attention_term_reaches_the_trained_parameters(toy_reference):

@@ -87,6 +87,18 @@ hundred or more steps fit the character from the class word anyway while keeping
 start brought in. Those numbers are for the 150-step fit; with the 15-step fit (round 6) SEAL with
 the start reached 0.903 on `fast`, still below 0.911 without it, so it stays off there."""
 
+ATTENTION_GRAD_RATIO_BY_SCHEDULE: dict[Schedule, float] = {
+    Schedule.PAPER: 0.1,
+    Schedule.FAST: 0.1,
+    Schedule.QUALITY: 0.03,
+}
+"""The attention terms' share of the diffusion gradient at each phase's first step when
+`attention_grad_ratio` is not set. 0.1 from the 6-reference sweep (docs/personalization.md); on
+`quality`'s 800 steps that pulls the identity tokens' attention over the whole subject, the face
+included, and the emotion words lose to it: 18 references, SEAL at 0.1 reached 0.958 identity
+with attribute accuracy -0.019 and emotion copying 6% against plain TTF's 0.947 / 2%; at 0.03
+0.964, -0.009 and 3% (docs/toyworld_bench_fast_quality.md, round 8)."""
+
 SCHEDULE_LR: dict[Schedule, tuple[float, float]] = {
     Schedule.QUALITY: (5e-4, 1e-4),
     Schedule.FAST: (5e-4, 1e-4),
@@ -102,7 +114,8 @@ class PersonalizeConfig:
     # SEAL component 1: semantic-guided spatial attention loss
     attention_loss: bool = True
     attention_weight: Optional[float] = None  # None: set per phase from the gradient ratio below
-    attention_grad_ratio: float = 0.1  # |grad attention term| / |grad diffusion| at a phase's first step (swept)
+    # |grad attention term| / |grad diffusion| at a phase's first step; None: by schedule (swept)
+    attention_grad_ratio: Optional[float] = None
     attention_outside_weight: float = 1.0  # relative weight of the outside-the-mask mass term
     attention_min_score: float = 0.5  # keep layers whose map/mask correlation reaches this...
     attention_keep_fraction: float = 0.75  # ...and this fraction of the best layer's
@@ -214,7 +227,7 @@ class PersonalizeConfig:
     def validate(self) -> None:
         self._coerce_enums()
         self._check_numbers()
-        if not 0 < self.attention_grad_ratio <= 100:
+        if self.attention_grad_ratio is not None and not 0 < self.attention_grad_ratio <= 100:
             raise InputError("The attention gradient ratio must be above 0 and at most 100.")
         if not 0 <= self.background_weight <= 100:
             raise InputError("The background loss weight must be 0 to 100.")
@@ -340,6 +353,8 @@ class PersonalizeConfig:
             lora_steps=lora,
             embedding_lr=self.embedding_lr or emb_lr,
             lora_lr=self.lora_lr or lora_lr,
+            attention_grad_ratio=(self.attention_grad_ratio if self.attention_grad_ratio is not None
+                                  else ATTENTION_GRAD_RATIO_BY_SCHEDULE[Schedule(self.schedule)]),
             lora_rank=self.lora_rank or (64 if arch.is_xl else 4),
             layer_preset=(self.layer_preset or default_preset(arch)) if self.layer_restriction else "all",
         )
@@ -383,5 +398,5 @@ def baseline_config(**overrides: Any) -> PersonalizeConfig:
     return PersonalizeConfig(**settings)
 
 
-__all__ = ["BaseMethod", "Merge", "Schedule", "PersonalizeConfig", "IMAGE_START_BY_SCHEDULE", "SCHEDULE_LR",
-           "SCHEDULE_STEPS", "baseline_config"]
+__all__ = ["BaseMethod", "Merge", "Schedule", "PersonalizeConfig", "ATTENTION_GRAD_RATIO_BY_SCHEDULE",
+           "IMAGE_START_BY_SCHEDULE", "SCHEDULE_LR", "SCHEDULE_STEPS", "baseline_config"]

@@ -26,7 +26,9 @@
 - **Paired differences.** Each variant minus the baseline per reference, bootstrap CI over
   references; and minus `image-start-only` (what the regularizers add to the start).
 - **Resumable.** Each (schedule, variant, reference) cell is a JSON file in `OUT/cells/`;
-  a rerun skips the cells it has.
+  a rerun skips the cells it has. Several runs on one `OUT` share the cells (a lock per cell);
+  each waits at the end for the cells another is computing, so the last to finish prints
+  complete tables.
 """
 
 from __future__ import annotations
@@ -311,9 +313,10 @@ def render_markdown(results: dict[str, dict[str, dict]], diffs: dict[str, dict[s
 
 # ------------------------------------------------------------------ the run
 def _cell(cfg: ToyBenchConfig, var: str, sched: str, ref: Sticker, i: int, detector: Any, tmp: Path, path: Path,
-          log: Any) -> Optional[dict]:
+          log: Any, wait: bool = False) -> Optional[dict]:
     """A finished cell from disk, else computed under a per-cell lock, so that several processes on one
-    `--out` share the work; None when another process holds the cell."""
+    `--out` share the work; None when another process holds the cell (with `wait`: once it lets go,
+    its cell, or this process computes it if that run died)."""
     from filelock import FileLock, Timeout
 
     from ..atomic import atomic_write_json
@@ -323,7 +326,7 @@ def _cell(cfg: ToyBenchConfig, var: str, sched: str, ref: Sticker, i: int, detec
     path.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(path.with_suffix(".lock")))
     try:
-        lock.acquire(timeout=0)
+        lock.acquire(timeout=-1 if wait else 0)
     except Timeout:
         return None
     try:
@@ -351,21 +354,23 @@ def run_toy_bench(cfg: ToyBenchConfig, log: Any = print) -> tuple[Path, Path, di
     began = time.perf_counter()
     todo: list[tuple[str, str]] = [("-", CLASS_ROW)] if cfg.class_word_row else []
     todo += [(s, v) for s in cfg.schedules for v in variants]
-    done: dict[tuple[str, str], list[dict]] = {}
-    skipped = 0
+    found: dict[tuple[str, str], dict[int, dict]] = {}
+    skipped: list[tuple[str, str, int, Sticker, Path]] = []
     with tempfile.TemporaryDirectory(prefix="toybench-") as tmp:
         for sched, var in todo:
             for i, ref in enumerate(refs):
                 path = cells_dir / sched / var.replace(" ", "-") / f"{i:03d}.json"
                 cell = _cell(cfg, var, sched, ref, i, detector, Path(tmp), path, log)
-                if cell is None:  # another process is computing it: its run (or a rerun) reports it
-                    skipped += 1
+                if cell is None:  # another process is computing it: collected once this run is through
+                    skipped.append((sched, var, i, ref, path))
                     continue
-                done.setdefault((sched, var), []).append(cell)
-    if skipped:
-        log(f"{skipped} cell(s) were being computed by another run on {cfg.out_dir}: rerun when it ends "
-            "for the complete tables (finished cells are reused).")
-        done = {k: v for k, v in done.items() if len(v) == len(refs)}
+                found.setdefault((sched, var), {})[i] = cell
+        if skipped:
+            log(f"waiting for {len(skipped)} cell(s) another run on {cfg.out_dir} is computing")
+        for sched, var, i, ref, path in skipped:  # the last run to finish prints the complete tables
+            found.setdefault((sched, var), {})[i] = _cell(cfg, var, sched, ref, i, detector, Path(tmp), path,
+                                                          log, wait=True)
+    done = {k: [by_index[i] for i in sorted(by_index)] for k, by_index in found.items()}
     results: dict[str, dict[str, dict]] = {}
     diffs: dict[str, dict[str, dict]] = {}
     start_diffs: dict[str, dict[str, dict]] = {}  # against the same start without the regularizers
