@@ -270,6 +270,20 @@ def paired(cells_a: list[dict], cells_b: list[dict], metric: str, n_resamples: i
             "high": float(np.percentile(boots, 97.5)), "n": len(keys)}
 
 
+def tables(done: dict[tuple[str, str], list[dict]], n_resamples: int) -> tuple[dict, dict, dict]:
+    """(results, paired against the baseline, paired against `image-start-only`) from cells by (schedule, variant)."""
+    results: dict[str, dict[str, dict]] = {}
+    diffs: dict[str, dict[str, dict]] = {}
+    start_diffs: dict[str, dict[str, dict]] = {}  # against the same start without the regularizers
+    for (sched, var), cells in done.items():
+        results.setdefault(sched, {})[var] = summarise(cells, n_resamples)
+        for against, table in (("baseline", diffs), (START_ROW, start_diffs)):
+            if var not in ("baseline", against) and (sched, against) in done and sched != "-":
+                table.setdefault(sched, {})[var] = {m: paired(cells, done[(sched, against)], m, n_resamples)
+                                                    for m in METRICS}
+    return results, diffs, start_diffs
+
+
 def _fmt(ci: dict, rate: bool) -> str:
     if ci.get("estimate") is None:
         return "n/a"
@@ -371,15 +385,7 @@ def run_toy_bench(cfg: ToyBenchConfig, log: Any = print) -> tuple[Path, Path, di
             found.setdefault((sched, var), {})[i] = _cell(cfg, var, sched, ref, i, detector, Path(tmp), path,
                                                           log, wait=True)
     done = {k: [by_index[i] for i in sorted(by_index)] for k, by_index in found.items()}
-    results: dict[str, dict[str, dict]] = {}
-    diffs: dict[str, dict[str, dict]] = {}
-    start_diffs: dict[str, dict[str, dict]] = {}  # against the same start without the regularizers
-    for (sched, var), cells in done.items():
-        results.setdefault(sched, {})[var] = summarise(cells, cfg.n_resamples)
-        for against, table in (("baseline", diffs), (START_ROW, start_diffs)):
-            if var not in ("baseline", against) and (sched, against) in done and sched != "-":
-                table.setdefault(sched, {})[var] = {m: paired(cells, done[(sched, against)], m, cfg.n_resamples)
-                                                    for m in METRICS}
+    results, diffs, start_diffs = tables(done, cfg.n_resamples)
     meta = {"protocol": f"v{PROTOCOL_VERSION} (seal_engine/toyworld/bench.py docstring)",
             "references": f"{len(refs)} ({cfg.references} per held-out appearance x {cfg.appearances}, factors "
                           f"drawn with seed {cfg.seed})",
@@ -429,4 +435,4 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["ToyBenchConfig", "run_toy_bench", "draw_references", "prompt_asks", "prompt_text", "score", "paired"]
+__all__ = ["ToyBenchConfig", "run_toy_bench", "tables", "render_markdown", "draw_references", "prompt_asks", "prompt_text", "score", "paired"]
