@@ -273,26 +273,43 @@ def _emotion_margin(trainer, pair):
     return sum(margins) / len(margins)
 
 
-def test_the_image_start_fitted_to_edited_targets_keeps_the_emotion_words_working(toy_reference):
-    # Fitted to the reference's image alone, the start's rows also explain its face; fitted to
-    # the caption's other emotions too (the image moved along the class word's text direction),
-    # an identity prompt asking another emotion reads as that emotion, as it does at the default.
+def _started(toy_reference, **kw):
+    """(emotion margin, image-start record) of the toy reference's image start under `kw`."""
     from seal_engine.class_word import choose_class_word
     from seal_engine.personalize.trainer import Trainer
 
     image, mask = toy_reference
-    margins, records = {}, {}
-    for edits in ((), ("emotion",)):
-        model = _toy_model()
-        cfg = _config(image_start_edits=edits).resolve(model.arch)
-        trainer = Trainer(model, cfg, choose_class_word(image, mask, given="creature").word, lambda e: None, None)
-        trainer.setup(image, mask)
-        try:
-            pair, _ = trainer.clip_pair()
-            margins[edits] = _emotion_margin(trainer, pair)
-            records[edits] = next(c for c in trainer.components if c.name == "image_start").info
-        finally:
-            trainer.abort()
-    assert records[()]["edited_targets"] == 0 and records[("emotion",)]["edited_attributes"] == ["emotion"]
-    assert records[("emotion",)]["edited_targets"] == 3 * len(records[("emotion",)]["backdrops"])  # 3 other emotions
-    assert margins[("emotion",)] > margins[()] + 0.02, margins
+    model = _toy_model()
+    cfg = _config(**kw).resolve(model.arch)
+    trainer = Trainer(model, cfg, choose_class_word(image, mask, given="creature").word, lambda e: None, None)
+    trainer.setup(image, mask)
+    try:
+        pair, _ = trainer.clip_pair()
+        return _emotion_margin(trainer, pair), next(c for c in trainer.components if c.name == "image_start").info
+    finally:
+        trainer.abort()
+
+
+def test_the_image_start_fitted_to_edited_targets_keeps_the_emotion_words_working(toy_reference):
+    # Fitted to the reference's image alone, the start's rows also explain its face; fitted to
+    # the caption's other emotions too (the image moved along the class word's text direction),
+    # an identity prompt asking another emotion reads as that emotion, as it does at the default.
+    (plain, plain_rec), (edited, edited_rec) = (_started(toy_reference, image_start_edits=e) for e in ((), ("emotion",)))
+    assert plain_rec["edited_targets"] == 0 and edited_rec["edited_attributes"] == ["emotion"]
+    assert edited_rec["edited_targets"] == 3 * len(edited_rec["backdrops"])  # 3 other emotions
+    assert edited > plain + 0.02, (plain, edited)
+
+
+def test_a_larger_edited_share_keeps_the_emotion_words_working_better(toy_reference):
+    # `image_start_edit_share` is how much of the fit the edited targets weigh: the more they
+    # weigh, the more an identity prompt asking another emotion reads as that emotion.
+    (none, _), (most, _) = (_started(toy_reference, image_start_edit_share=s) for s in (0.0, 0.9))
+    assert most > none + 0.02, (none, most)
+
+
+@pytest.mark.parametrize("share", [-0.1, 1.0, float("nan"), "half"])
+def test_an_edited_share_outside_0_to_1_is_refused_in_one_sentence(share):
+    from seal_engine.errors import InputError
+
+    with pytest.raises(InputError, match="edited share|must be"):
+        _config(image_start_edit_share=share).validate()

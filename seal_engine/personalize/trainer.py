@@ -5,7 +5,8 @@ benchmarks). Base method `ti`, `lora` or `ti+lora` (embeddings first, then LoRA,
 phase with its own learning rate). Everything SEAL adds is a component in a file of its
 own (`component.py` describes the interface): `attention_loss.py`, `split_merge.py`,
 `layer_restriction.py`, `background_loss.py`, and the run's start, `image_start.py` and
-`auto_caption.py`. The baseline is this loop with no SEAL component.
+`auto_caption.py`. The LoRA adapter (`lora_adapter.py`) and what a run records
+(`concept_record.py`) live beside it. The baseline is this loop with no SEAL component.
 
 The step is written for the GPU (issue 14): every per-sample choice (view, token subset,
 prompt, loss region, token selection) is a gather from tensors prepared at setup; noise,
@@ -21,28 +22,24 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import datetime
 import math
 import re
 import time
-import warnings
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
-from ..concept import CONCEPT_FORMAT_VERSION, LORA_FILE, Concept, write_concept
+from ..concept import Concept, write_concept
 from ..errors import InputError, TrainingDiverged
 from ..progress import CancelToken, EtaClock, ProgressCallback, ProgressEvent, no_progress
+from . import concept_record, lora_adapter
 from .attention_maps import MapCapture, probe
 from .component import Component, Step, Term
 from .config import PersonalizeConfig
+from .concept_record import RNG_STREAM
 from .split_merge import Subset, loss_region, masked_mse, training_prompt
 from .tokens import RARE_WORD, EncoderTokens, TokenNames, add_tokens, unique_token
 
 PROBE_SEED = 1234
-RNG_STREAM = "device-generator-v2"
-"""Noise, timesteps and per-sample choices come from one torch generator on the training
-device (v1 drew them from a CPU generator and numpy): same seed, same run on one device,
-but not the same numbers as concepts made by v1."""
 
 
 def personalize(
@@ -580,35 +577,7 @@ class Trainer:
             self.compiled = f"eager (torch.compile failed: {type(err).__name__})"
 
     def attach_lora(self) -> list[Any]:
-        import torch
-
-        from .layer_restriction import lora_config, resolve_targets
-
-        cfg, unet = self.cfg, self.pipe.unet
-        self.lora_targets = resolve_targets(unet, self.lora_preset or "all", self.lora_patterns,
-                                            latent_side=self.latent_side)
-        existing = set(getattr(unet, "peft_config", {}) or {}) if getattr(unet, "_hf_peft_config_loaded", False) else set()
-        name, i = "seal", 1
-        while name in existing:
-            i += 1
-            name = f"seal_{i}"
-        with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*multiple adapters.*")  # a second concept on one model
-            torch.manual_seed(cfg.seed)
-            unet.add_adapter(lora_config(self.lora_targets, int(cfg.lora_rank)), adapter_name=name)
-        self.adapter = name
-        params = []
-        total = sum(p.numel() for p in unet.parameters())
-        for pname, p in unet.named_parameters():
-            if p.requires_grad:
-                if f".{name}." not in pname:
-                    p.requires_grad_(False)  # another concept's adapter: leave it alone
-                    continue
-                p.data = p.data.float()  # fp32 master weights (diffusers' cast_training_params)
-                params.append(p)
-        trainable = sum(p.numel() for p in params)
-        self.lora_counts = {"trainable_params": int(trainable), "frozen_params": int(total - trainable)}
-        return params
+        return lora_adapter.attach(self)
 
     def finish(self) -> None:
         for enc in self.encoders:
@@ -662,92 +631,13 @@ class Trainer:
             self.maps.store.clear()
 
     def embeddings(self, role: str) -> Optional[dict]:
-        names = self.names
-        if role == "context" and not names.context:
-            return None
-        rows = [(enc.identity_rows if role == "identity" else enc.context_rows).detach().float().cpu().clone()
-                for enc in self.encoders]
-        if self.xl:
-            return {"clip_l": rows[0], "clip_g": rows[1]}
-        return {names.identity[0] if role == "identity" else names.context: rows[0]}
+        return concept_record.embeddings(self, role)
 
     def lora_writer(self) -> Any:
-        from diffusers.utils import convert_state_dict_to_diffusers
-        from peft.utils import get_peft_model_state_dict
-
-        unet, name = self.pipe.unet, self.adapter
-        state = convert_state_dict_to_diffusers(get_peft_model_state_dict(unet, adapter_name=name))
-        meta = unet.peft_config[name].to_dict()
-        meta["target_modules"] = sorted(meta.get("target_modules") or [])
-
-        def write(stage: Path) -> None:
-            type(self.pipe).save_lora_weights(str(stage), unet_lora_layers=state, safe_serialization=True,
-                                              weight_name=LORA_FILE, unet_lora_adapter_metadata=meta)
-
-        return write
+        return lora_adapter.lora_writer(self)
 
     def metadata(self, choice: Any) -> dict:
-        import statistics
-
-        from .. import __version__
-
-        cfg, names, model = self.cfg, self.names, self.model
-        step_means = {}
-        for phase, times in self.step_times.items():
-            tail = times[2:] if len(times) > 4 else times
-            if tail:
-                step_means[phase] = round(statistics.fmean(tail), 5)
-        timings = dict(self.timings)
-        timings["mean_step_s"] = step_means
-        records = {c.name: c.record(self) for c in self.components}
-        start = records.get("image_start", {}).get("start") or f"class word '{self.identity_init}'"
-        if cfg.image_start is None and not cfg.uses_image_start:
-            start += f" (the image start is off on the {cfg.schedule.value} schedule, where it costs identity)"
-        return {
-            "format_version": CONCEPT_FORMAT_VERSION,
-            "kind": "seal-concept",
-            "seal_version": __version__,
-            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "base_model": {"id": model.model_id, "architecture": model.arch.value, "dtype": model.dtype_label,
-                           "device": str(self.device)},
-            "tokens": {
-                "identity": {"token": names.identity[0], "strings": list(names.identity),
-                             "vectors": len(names.identity), "role": "identity", "init": self.identity_init,
-                             "start": start, "trained": cfg.base.trains_embeddings},
-                "context": ({"token": names.context, "strings": [names.context], "vectors": 1, "role": "context",
-                             "init": cfg.context_init, "trained": cfg.base.trains_embeddings,
-                             "file": "context_embeds.safetensors"} if names.context else None),
-            },
-            "identity_string": " ".join(
-                [names.identity[0]] + ([names.context] if names.context and cfg.merge.value == "identity+context"
-                                       else []) + ([self.class_word] if self.class_word else [])),
-            "class_word": self.class_word,
-            "class_word_source": choice.source,
-            "generation": {"merge": cfg.merge.value if names.context else "identity"},
-            "training_prompt": {"template": self.template, "background_words": self.background_words,
-                                "example": self.prompts[0][self.subset_index(Subset.IDENTITY)]},
-            "settings": cfg.to_dict(),
-            "components": {"attention_loss": cfg.attention_loss, "background_loss": cfg.background_loss,
-                           "split_merge": cfg.split_merge, "layer_restriction": cfg.layer_restriction,
-                           "image_start": "image_start" in records, "auto_caption": "auto_caption" in records},
-            "component_records": records,
-            "loss_balance": self.balance,
-            "notes": self.notes,
-            "seed": cfg.seed,
-            "rng": RNG_STREAM,
-            "compiled": self.compiled,
-            "steps": {"embeddings": cfg.embedding_steps, "lora": cfg.lora_steps,
-                      "total": cfg.embedding_steps + cfg.lora_steps},
-            "training_size": self.size,
-            "timings": timings,
-            "attention": {**self.maps.record(), "probe_before": self.probe_before, "probe_after": self.probe_after},
-            "lora": ({"adapter_name": self.adapter, "rank": cfg.lora_rank, "alpha": cfg.lora_rank,
-                      "preset": self.lora_preset or "all", "patterns": self.lora_patterns,
-                      "target_modules": self.lora_targets, **self.lora_counts}
-                     if self.adapter else None),
-            "augmentation": {"on": self.augment, "why": self.augment_why, "views": self.n_views,
-                             "scales": [round(s, 3) for s in self.bank.scales]},
-        }
+        return concept_record.metadata(self, choice)
 
 
 __all__ = ["personalize", "Trainer", "build_components", "RNG_STREAM", "loss_region"]
