@@ -85,12 +85,12 @@ def test_attention_loss_acts_at_its_defaults(tmp_path, toy_reference, without_at
     assert ctx_after > ctx_before + 0.05 and ctx_after > 1 - att["probe_before"]["mask_fraction"]
 
 
-def test_the_weaker_ratio_of_the_long_schedule_still_moves_the_attention(tmp_path, toy_reference,
-                                                                         without_attention_loss):
+def test_the_weaker_ratio_of_the_long_schedule_still_raises_the_attention(tmp_path, toy_reference):
     # `quality` defaults to a third of the ratio (ATTENTION_GRAD_RATIO_BY_SCHEDULE: at 0.1 its 800
-    # steps cost the emotion words); that weaker term must still act. Run on `paper`'s short
-    # schedule at the `quality` ratio (the full 800 steps take minutes: 0.664 -> 0.728 there,
-    # 0.676 without the loss).
+    # steps cost the emotion words); that weaker term must still act at `quality`'s own defaults
+    # (class-word start, 400 + 400 steps; about a minute on one core). Measured: 0.664 -> 0.728, and
+    # 0.664 -> 0.676 without the attention loss. On `paper`'s 20 steps the weak term only slows the
+    # fall (0.612 -> 0.604 against 0.555 without it), so the short schedule keeps 0.1.
     from seal_engine.personalize import PersonalizeConfig
 
     ratio = ATTENTION_GRAD_RATIO_BY_SCHEDULE[Schedule.QUALITY]
@@ -98,12 +98,11 @@ def test_the_weaker_ratio_of_the_long_schedule_still_moves_the_attention(tmp_pat
     assert PersonalizeConfig(schedule="quality").resolve(_toy_model().arch).attention_grad_ratio == ratio
     assert PersonalizeConfig(schedule="quality", attention_grad_ratio=0.2).resolve(
         _toy_model().arch).attention_grad_ratio == 0.2  # a set ratio wins
-    weak = _learn(tmp_path, toy_reference, "weak", attention_grad_ratio=ratio).meta
+    weak = _learn(tmp_path, toy_reference, "weak", schedule="quality").meta
     assert weak["loss_balance"]["embeddings"]["attention"]["weighted_grad_ratio"] == pytest.approx(ratio, rel=1e-3)
     att = weak["attention"]
     before, after = att["probe_before"]["identity_inside"], att["probe_after"]["identity_inside"]
-    off_after = without_attention_loss["attention"]["probe_after"]["identity_inside"]
-    assert after > before and after > off_after + 0.02, (before, after, off_after)
+    assert after > before + 0.03, (before, after)
 
 
 def test_gradient_of_the_attention_term_reaches_the_trained_parameters(toy_reference):
@@ -209,7 +208,7 @@ def test_background_component_keeps_the_references_background_out_of_new_sticker
     With an image start fitted for 150 steps (round 5's default; a user may set it) and no regularizer, the
     identity tokens carry the reference's background, and every sticker comes back on magenta; with the
     background component at its defaults (backdrop views and the base-model term) they follow the prompt.
-    The shipped 15-step start carries too little of it to show this on its own (docs/toyworld.md, round 6)."""
+    The shipped 8-step start carries too little of it to show this on its own (docs/toyworld.md, rounds 6 and 11)."""
     from seal_engine.personalize import personalize
     from seal_engine.toyworld.attributes import Sticker
     from seal_engine.toyworld.bench import Ask, prompt_text, reference_images

@@ -138,7 +138,7 @@ class PersonalizeConfig:
     layer_patterns: Optional[list[str]] = None  # custom module-name patterns (override the preset)
     # the paper's image-embedding start and the automatic caption (both need a CLIP image tower)
     image_start: Optional[bool] = None  # None: by schedule (IMAGE_START_BY_SCHEDULE)
-    image_start_steps: int = 15  # measured: 150 fitted closer and cost attributes and pose (docs/personalization.md)
+    image_start_steps: int = 8  # measured: 150 cost attributes and pose, 15 a little rigidity (docs/personalization.md, rounds 6, 11)
     image_start_lr: float = 2e-2
     image_start_edits: tuple[str, ...] = ("emotion",)  # caption attributes whose other values the start also fits (measured: docs/personalization.md)
     image_start_edit_share: float = 0.5  # the edited targets' share of the fit (measured: docs/personalization.md, round 10)
