@@ -84,7 +84,7 @@ over the class word's, the most of any part; on `fast` and `quality` it cost ide
 with it 0.844 against 0.911 without it on `fast`, 0.881 on `quality` where plain TTF reached
 0.947): a CLIP image embedding carries the reference's pose, framing and background, and a
 hundred or more steps fit the character from the class word anyway while keeping what the
-start brought in. Those numbers are for the 150-step fit; with the 15-step fit (round 6) SEAL with
+start brought in. Those numbers are for the 150-step fit; with the 15-step fit (round 6; 8 steps since round 11) SEAL with
 the start reached 0.903 on `fast`, still below 0.911 without it, so it stays off there."""
 
 ATTENTION_GRAD_RATIO_BY_SCHEDULE: dict[Schedule, float] = {
