@@ -105,7 +105,8 @@ def test_the_weaker_ratio_of_the_long_schedule_still_raises_the_attention(tmp_pa
     before, after = att["probe_before"]["identity_inside"], att["probe_after"]["identity_inside"]
     assert before == off["attention"]["probe_before"]["identity_inside"]  # same start
     off_after = off["attention"]["probe_after"]["identity_inside"]
-    assert after > before and after > off_after + 0.02, (before, after, off_after)
+    assert after > before + 0.03, (before, after)
+    assert after > off_after + 0.02, (before, after, off_after)  # the loss, not the training, raises it
 
 
 def test_gradient_of_the_attention_term_reaches_the_trained_parameters(toy_reference):
