@@ -4,7 +4,9 @@
     python benchmarks/toyworld_seal.py --out out/toy_s1 --seed 1
     python benchmarks/toyworld_pool.py out/toy_s0 out/toy_s1 --out out/toy_pooled
 
-Every reference of every draw is resampled (seal_engine/toyworld/bench_pool.py). Prints the
+Every reference of every draw is resampled (seal_engine/toyworld/bench_pool.py). A run may be
+an archive file instead of its folder (benchmarks/toyworld_archive.py): the draws kept in
+docs/benchmarks/toyworld_cells/ pool with a new one without being run again. Prints the
 tables and writes OUT/results.md + OUT/results.json when --out is given.
 """
 
@@ -22,7 +24,7 @@ def main() -> int:
     from seal_engine.toyworld.bench_pool import PoolError, pool_runs
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("runs", nargs="+", type=Path, help="--out directories of toy-bench runs")
+    ap.add_argument("runs", nargs="+", type=Path, help="--out directories of toy-bench runs, or their archive files")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     try:

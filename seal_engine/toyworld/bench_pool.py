@@ -32,9 +32,18 @@ def read_cells(out_dir: Path) -> dict[tuple[str, str], list[dict]]:
     return found
 
 
-def _run_meta(out_dir: Path) -> dict:
+def run_meta(out_dir: Path) -> dict:
     path = Path(out_dir) / "results.json"
     return json.loads(path.read_text(encoding="utf-8")).get("meta", {}) if path.exists() else {}
+
+
+def load_run(source: Path) -> tuple[dict, dict[tuple[str, str], list[dict]]]:
+    """(meta, cells) of a run folder, or of an archive file (`bench_archive`) kept in the repository."""
+    if Path(source).is_file():
+        from .bench_archive import read_archive
+
+        return read_archive(source)
+    return run_meta(source), read_cells(source)
 
 
 def _keyed(cells: list[dict], run: int) -> list[dict]:
@@ -42,11 +51,12 @@ def _keyed(cells: list[dict], run: int) -> list[dict]:
 
 
 def pool_runs(out_dirs: Sequence[Path], n_resamples: int = 2000) -> tuple[str, dict]:
-    """(markdown, json) of the pooled tables over every reference of every run."""
+    """(markdown, json) of the pooled tables over every reference of every run (folders or archives)."""
     if len(out_dirs) < 2:
         raise PoolError("pooling needs at least two run directories.")
-    runs = [read_cells(d) for d in out_dirs]
-    metas = [_run_meta(d) for d in out_dirs]
+    loaded = [load_run(d) for d in out_dirs]
+    metas = [meta for meta, _ in loaded]
+    runs = [cells for _, cells in loaded]
     protocols = {m.get("protocol") for m in metas if m}
     settings = {m.get("settings") for m in metas if m}
     if len(protocols) > 1 or len(settings) > 1:
@@ -66,4 +76,4 @@ def pool_runs(out_dirs: Sequence[Path], n_resamples: int = 2000) -> tuple[str, d
                 "paired_differences_against_image_start_only": start_diffs}
 
 
-__all__ = ["PoolError", "pool_runs", "read_cells"]
+__all__ = ["PoolError", "load_run", "pool_runs", "read_cells", "run_meta"]

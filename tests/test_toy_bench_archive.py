@@ -1,0 +1,82 @@
+"""Archived toy-bench draws: small files in the repository that pool exactly as their run folders do."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from seal_engine.toyworld.bench_archive import compact_cell, expand_cell, read_archive, write_archive
+from seal_engine.toyworld.bench_pool import PoolError, pool_runs
+
+ROOT = Path(__file__).resolve().parent.parent
+READ = {"shape": "round", "colour": "purple", "accessory": "hat", "emotion": "sad", "action": "wave",
+        "scale": "closeup", "position": "left", "style": "flat", "background": "navy"}
+
+
+def _run(out: Path, seed: int, identity: dict[str, list[list[float]]]) -> Path:
+    """A fake run folder: per variant and reference, one identity value per sample, with the cell's extras."""
+    for var, per_ref in identity.items():
+        for i, values in enumerate(per_ref):
+            rows = [{"reference": f"ref{i}", "prompt": "a <seal-id> creature, sad", "seed_index": j, "read": READ,
+                     "identity": v, "attribute_accuracy": 5 / 6, "leakage": 0.0, "rigidity": float(j == 0),
+                     "emotion_copy": 0.0, "unnamed_bg_ref": None, "unnamed_pose_ref": 1.0, "ok_shape": 1.0}
+                    for j, v in enumerate(values)]
+            cell = {"variant": var, "schedule": "paper", "reference": f"ref{i}", "rows": rows, "personalize_s": 2.5,
+                    "generate_s": 9.0, "mask_iou": 0.91, "caption": "sad, waving", "start": "class word",
+                    "loss_balance": {"lora": {"diffusion_grad_norm": 0.25}}, "probe_before": {"x": 0.4}}
+            path = out / "cells" / "paper" / var / f"{i:03d}.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(cell))
+    (out / "results.json").write_text(json.dumps({"meta": {"protocol": "v2", "settings": "engine defaults",
+                                                           "references": f"{len(per_ref)} (seed {seed})"}}))
+    return out
+
+
+def test_an_archived_draw_pools_to_the_same_tables_as_its_run_folder(tmp_path):
+    a = _run(tmp_path / "s0", 0, {"baseline": [[0.0, 1.0], [1.0, 1.0], [0.0, 0.0]],
+                                  "seal": [[1.0, 1.0], [1.0, 0.0], [0.0, 1.0]]})
+    b = _run(tmp_path / "s1", 1, {"baseline": [[0.0, 0.0], [1.0, 0.0]], "seal": [[1.0, 1.0], [1.0, 1.0]]})
+    arch = tmp_path / "paper_seed0.jsonl"
+    assert write_archive(a, arch) == 6
+    _md, from_folders = pool_runs([a, b], n_resamples=300)
+    _md, from_archive = pool_runs([arch, b], n_resamples=300)  # an archive pools beside a new run folder
+    for key in ("results", "paired_differences"):
+        assert from_archive[key] == from_folders[key]
+    assert from_archive["paired_differences"]["paper"]["seal"]["identity"]["n"] == 5
+    assert arch.stat().st_size < 0.6 * sum(p.stat().st_size for p in (a / "cells").rglob("*.json"))
+
+
+def test_a_cell_keeps_every_sample_metric_and_detector_read_through_the_archive():
+    rows = [{"reference": "r", "seed_index": j, "read": {**READ, "emotion": e}, "identity": float(j),
+             "attribute_accuracy": 2 / 3, "leakage": 0.0, "rigidity": 0.0, "emotion_copy": float(e == "sad"),
+             "unnamed_bg_ref": None, "unnamed_pose_ref": None} for j, e in enumerate(("sad", "happy"))]
+    cell = {"variant": "seal", "schedule": "fast", "reference": "r", "rows": rows, "personalize_s": 1.25,
+            "generate_s": 3.0, "mask_iou": 0.5, "caption": "c", "start": "s"}
+    back = expand_cell(json.loads(json.dumps(compact_cell(cell))))
+    assert [r["read"] for r in back["rows"]] == [r["read"] for r in rows]
+    assert [r["emotion_copy"] for r in back["rows"]] == [1.0, 0.0]
+    assert back["rows"][0]["attribute_accuracy"] == 2 / 3
+    assert back["rows"][1]["unnamed_bg_ref"] is None and back["personalize_s"] == 1.25
+
+
+def test_a_file_that_is_not_an_archive_is_refused_in_one_sentence(tmp_path):
+    bad = tmp_path / "notes.jsonl"
+    bad.write_text('{"hello": 1}\n')
+    with pytest.raises(PoolError, match="not a toy-bench archive"):
+        read_archive(bad)
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "toyworld_archive.py"), str(tmp_path / "empty"),
+                           str(tmp_path / "x.jsonl")], capture_output=True, text=True)
+    assert proc.returncode == 2 and "holds no toy-bench cells" in proc.stderr and proc.stderr.count("\n") == 1
+    assert not (tmp_path / "x.jsonl").exists()
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "docs" / "benchmarks" / "toyworld_cells").glob("*.jsonl")))
+def test_the_archived_draws_in_the_docs_read_back_whole(name):
+    meta, cells = read_archive(ROOT / "docs" / "benchmarks" / "toyworld_cells" / name)
+    assert meta["settings"] == "engine defaults"
+    assert {v for _s, v in cells} == {"baseline", "seal"} and all(len(c) == 18 for c in cells.values())
+    assert all(len(cell["rows"]) == 20 for group in cells.values() for cell in group)
