@@ -70,3 +70,18 @@ def test_loss_is_zero_only_for_a_map_inside_the_mask():
     assert attention_loss(inside, target, include).item() == pytest.approx(0.0, abs=1e-6)
     assert attention_loss(spread, target, include).item() > 0.5
     assert mass_inside(spread, target).item() == pytest.approx(0.25)
+
+
+def test_the_coverage_term_alone_asks_the_map_to_fill_the_whole_mask():
+    """Coverage (Break-A-Scene's max-normalised MSE) penalises a map on one part of the subject,
+    leaving the rest of it (a face) to other words; the outside term alone does not."""
+    target = torch.zeros(1, 4, 4)
+    target[0, :2, :2] = 1
+    one_part = torch.zeros(1, 4, 4)
+    one_part[0, 0, 0] = 1
+    include = torch.tensor([True])
+    assert attention_loss(one_part, target, include, coverage_weight=1.0).item() > 0.1
+    assert attention_loss(one_part, target, include, coverage_weight=0.0).item() == pytest.approx(0.0, abs=1e-6)
+    outside = torch.zeros(1, 4, 4)
+    outside[0, 3, 3] = 1
+    assert attention_loss(outside, target, include, coverage_weight=0.0).item() == pytest.approx(1.0, abs=1e-6)

@@ -129,7 +129,9 @@ def test_config_schedules_and_validation():
     assert PersonalizeConfig.from_dict(q.to_dict()) == q
     for bad in (dict(base="dreambooth"), dict(num_vectors=0), dict(layer_preset="nope"), dict(scale_range=(2, 1)),
                 dict(identity_token="<a>", context_token="<a>"), dict(attention_weight=float("nan")),
-                dict(background_weight=float("inf")), dict(embedding_lr=float("nan")), dict(schedule="slow")):
+                dict(background_weight=float("inf")), dict(embedding_lr=float("nan")), dict(schedule="slow"),
+                dict(attention_coverage_weight=-1.0), dict(attention_coverage_weight=0.0, attention_outside_weight=0.0),
+                dict(edit_consistency_grad_ratio=0.0), dict(edit_consistency_attributes=("",))):
         with pytest.raises(InputError):
             PersonalizeConfig(**bad).validate()
 

@@ -36,7 +36,8 @@ class AttentionLoss(Component):
         sel = t.id_sel[step.views, step.subsets]
         include = sel.sum(1) > 0
         term = t.maps.loss(sel, step.views, include,
-                           lambda m, tg, inc: attention_loss(m, tg, inc, cfg.attention_outside_weight))
+                           lambda m, tg, inc: attention_loss(m, tg, inc, cfg.attention_outside_weight,
+                                                             cfg.attention_coverage_weight))
         if term is None:
             return {}
         return {"attention": Term(term, cfg.attention_weight, cfg.attention_grad_ratio)}
@@ -50,12 +51,13 @@ def attention_terms(maps: Any, target: Any, eps: float = 1e-8) -> tuple[Any, Any
     return mse, outside
 
 
-def attention_loss(maps: Any, target: Any, include: Any, outside_weight: float = 1.0) -> Any:
-    """Mean over the samples in `include` (batch; bool or 0/1) of mse + outside_weight * outside.
+def attention_loss(maps: Any, target: Any, include: Any, outside_weight: float = 1.0,
+                   coverage_weight: float = 1.0) -> Any:
+    """Mean over the samples in `include` (batch; bool or 0/1) of coverage_weight * mse + outside_weight * outside.
 
     A weighted mean rather than boolean indexing: no host synchronisation inside the step."""
     mse, outside = attention_terms(maps, target)
-    per = mse + outside_weight * outside
+    per = coverage_weight * mse + outside_weight * outside
     w = include.to(per.dtype)
     return (per * w).sum() / w.sum().clamp(min=1.0)
 

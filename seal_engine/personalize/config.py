@@ -108,6 +108,13 @@ SCHEDULE_LR: dict[Schedule, tuple[float, float]] = {
 DreamBooth-LoRA's 1e-4, ten times larger for the 10-20 steps of `paper` (see docs/personalization.md)."""
 
 
+def _attribute_names(value: Any, what: str) -> tuple[str, ...]:
+    names = (value,) if isinstance(value, str) else value
+    if not isinstance(names, (list, tuple)) or not all(isinstance(a, str) and a.strip() for a in names):
+        raise InputError(f"{what} are caption attribute names, like 'emotion'.")
+    return tuple(a.strip() for a in names)
+
+
 @dataclass
 class PersonalizeConfig:
     base: BaseMethod = BaseMethod.TI_LORA
@@ -117,6 +124,8 @@ class PersonalizeConfig:
     # |grad attention term| / |grad diffusion| at a phase's first step; None: by schedule (swept)
     attention_grad_ratio: Optional[float] = None
     attention_outside_weight: float = 1.0  # relative weight of the outside-the-mask mass term
+    # relative weight of the identity map's coverage term (max-normalised map = mask, Break-A-Scene's)
+    attention_coverage_weight: float = 1.0
     attention_min_score: float = 0.5  # keep layers whose map/mask correlation reaches this...
     attention_keep_fraction: float = 0.75  # ...and this fraction of the best layer's
     attention_resolution: Optional[int] = None  # only consider maps of this side
@@ -126,6 +135,10 @@ class PersonalizeConfig:
     background_weight: float = 1.0
     backdrop_share: float = 0.5  # share of the views showing the subject on another named backdrop (background_loss.py)
     subject_margin: float = 0.1  # the subject's loss regions grow by this x the latent side (bank.py; measured)
+    # edit consistency (edit_consistency.py): the caption's emotion word keeps acting on the character
+    edit_consistency: bool = False
+    edit_consistency_attributes: tuple[str, ...] = ("emotion",)
+    edit_consistency_grad_ratio: float = 0.5  # its gradient's share of the diffusion term's at a phase's start
     # SEAL component 2: split-merge tokens
     split_merge: bool = True
     context_init: str = "background"
@@ -218,8 +231,8 @@ class PersonalizeConfig:
             v = getattr(self, name)
             if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Integral)):
                 raise InputError(f"{name.replace('_', ' ').capitalize()} must be a whole number, not {v!r}.")
-        for name in ("attention_weight", "attention_grad_ratio", "attention_outside_weight", "attention_min_score",
-                     "attention_keep_fraction", "background_weight", "image_start_lr", "image_start_edit_share", "embedding_lr", "lora_lr",
+        for name in ("attention_weight", "attention_grad_ratio", "attention_outside_weight", "attention_coverage_weight", "attention_min_score",
+                     "attention_keep_fraction", "background_weight", "edit_consistency_grad_ratio", "image_start_lr", "image_start_edit_share", "embedding_lr", "lora_lr",
                      "weight_decay", "max_shift", "subject_margin", "backdrop_share"):
             v = getattr(self, name, 0.0)
             if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Real)):
@@ -238,10 +251,11 @@ class PersonalizeConfig:
             raise InputError("The image start's edited share must be 0 or more and below 1.")
         if not 1 <= self.image_start_backdrops <= 32:
             raise InputError("The image start needs 1 to 32 backdrops.")
-        edits = (self.image_start_edits,) if isinstance(self.image_start_edits, str) else self.image_start_edits
-        if not isinstance(edits, (list, tuple)) or not all(isinstance(a, str) and a.strip() for a in edits):
-            raise InputError("The image start's edited attributes are caption attribute names, like 'emotion'.")
-        self.image_start_edits = tuple(a.strip() for a in edits)
+        self.image_start_edits = _attribute_names(self.image_start_edits, "The image start's edited attributes")
+        self.edit_consistency_attributes = _attribute_names(self.edit_consistency_attributes,
+                                                            "The edit-consistency attributes")
+        if not 0 < self.edit_consistency_grad_ratio <= 100:
+            raise InputError("The edit-consistency gradient ratio must be above 0 and at most 100.")
         if self.lora_loss_region not in LORA_LOSS_REGIONS:
             raise InputError(f"The LoRA phase's loss region is one of {', '.join(LORA_LOSS_REGIONS)}, "
                              f"not {self.lora_loss_region!r}.")
@@ -261,6 +275,12 @@ class PersonalizeConfig:
         if not 0 <= self.attention_outside_weight <= MAX_LOSS_WEIGHT:
             raise InputError(f"The outside-the-mask attention weight must be 0 to {MAX_LOSS_WEIGHT:g}, "
                              f"not {self.attention_outside_weight}.")
+        if not 0 <= self.attention_coverage_weight <= MAX_LOSS_WEIGHT:
+            raise InputError(f"The attention coverage weight must be 0 to {MAX_LOSS_WEIGHT:g}, "
+                             f"not {self.attention_coverage_weight}.")
+        if self.attention_coverage_weight + self.attention_outside_weight <= 0:
+            raise InputError("The attention loss needs its coverage or its outside term; "
+                             "turn it off with --no-attention-loss instead.")
         if not 1 <= self.batch_size <= 64:
             raise InputError(f"The batch size must be 1 to 64, not {self.batch_size}.")
         if self.lora_rank is not None and not 1 <= self.lora_rank <= 1024:

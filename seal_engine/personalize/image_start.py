@@ -27,11 +27,11 @@ on the protocol, round 10).
 
 from __future__ import annotations
 
-import re
 import time
 from typing import TYPE_CHECKING, Any
 
 from .component import Component
+from .edit_consistency import replace_phrase
 
 if TYPE_CHECKING:  # pragma: no cover
     from .trainer import Trainer
@@ -135,14 +135,13 @@ class ImageStart(Component):
             if not phrases or current not in phrases:
                 continue
             old = phrases[current]
-            hit = re.search(r"(?<!\w)" + re.escape(old) + r"(?!\w)", t.template)
-            if hit is None:
+            if replace_phrase(t.template, old, old) is None:
                 continue
             self.edited.append(attr)
             for value, phrase in phrases.items():
                 if value == current:
                     continue
-                edited = t.template[:hit.start()] + phrase + t.template[hit.end():]
+                edited = replace_phrase(t.template, old, phrase)
                 for i in range(len(prompts)):
                     background = backgrounds[i]
                     id_prompts.append(edited.format(subject=subject_words, background=background))

@@ -132,6 +132,10 @@ def build_components(cfg: PersonalizeConfig) -> list[Component]:
         from .background_loss import BackgroundLoss
 
         comps.append(BackgroundLoss())
+    if cfg.edit_consistency:
+        from .edit_consistency import EditConsistency
+
+        comps.append(EditConsistency())
     return comps
 
 

@@ -22,7 +22,8 @@
   different background reads back as the reference's); pose rigidity (a changed arm pose or
   framing reads back as the reference's); emotion copying (the reference's emotion instead
   of the asked one); and, on unnamed prompts, the reference's background / pose rate against
-  chance (1/6, 1/3).
+  chance (1/6, 1/3); and emotion accuracy on its own (the asked emotion read back), since the
+  six-factor average hides what happens to the factor a sticker pack varies most.
 - **Paired differences.** Each variant minus the baseline per reference, bootstrap CI over
   references; and minus `image-start-only` (what the regularizers add to the start).
 - **Resumable.** Each (schedule, variant, reference) cell is a JSON file in `OUT/cells/`;
@@ -50,7 +51,10 @@ CONTEXT_FACTORS = ("emotion", "action", "scale", "position", "style", "backgroun
 CLASS_ROW = "class word"
 START_ROW = "image-start-only"
 METRICS = ("identity", "attribute_accuracy", "leakage", "rigidity", "emotion_copy", "unnamed_bg_ref",
-           "unnamed_pose_ref")
+           "unnamed_pose_ref", "ok_emotion")
+# The emotion is what a sticker pack varies most, and the attribute average over six factors hid
+# a cost SEAL pays there alone (read right 0.88 against plain TTF's 0.94 on `paper`, round 13).
+PAIRED_METRICS = METRICS[:5] + ("ok_emotion",)
 LOWER_IS_BETTER = {"leakage", "rigidity", "emotion_copy", "unnamed_bg_ref", "unnamed_pose_ref"}
 CHANCE = {"unnamed_bg_ref": 1 / len(FACTORS["background"]), "unnamed_pose_ref": 1 / len(FACTORS["action"])}
 PROTOCOL_VERSION = 2
@@ -303,25 +307,26 @@ def render_markdown(results: dict[str, dict[str, dict]], diffs: dict[str, dict[s
     lines = ["# SEAL protocol, toy world", ""]
     lines += [f"- {k}: {v}" for k, v in meta.items()]
     head = ("| schedule | variant | identity ↑ | attribute acc. ↑ | bg leakage ↓ | pose rigidity ↓ | emotion copy ↓ "
-            "| unnamed bg = ref (chance 17%) ↓ | unnamed pose = ref (chance 33%) ↓ | refs | personalize s/ref |")
-    lines += ["", "## Results", "", head, "|" + "---|" * 11]
+            "| unnamed bg = ref (chance 17%) ↓ | unnamed pose = ref (chance 33%) ↓ | emotion acc. ↑ | refs "
+            "| personalize s/ref |")
+    lines += ["", "## Results", "", head, "|" + "---|" * 12]
     for sched, by_var in results.items():
         for var, s in by_var.items():
             cells = [_fmt(s[m], m in LOWER_IS_BETTER) for m in METRICS]
             lines.append(f"| {sched} | {var} | " + " | ".join(cells) + f" | {s['references']} | {s['personalize_s']} |")
     lines += ["", "## Paired differences against the baseline (per reference, 95% bootstrap CI over references)", "",
-              "| schedule | variant − baseline | identity | attribute acc. | bg leakage | pose rigidity | emotion copy |",
-              "|" + "---|" * 7]
+              "| schedule | variant − baseline | identity | attribute acc. | bg leakage | pose rigidity | emotion copy "
+              "| emotion acc. |", "|" + "---|" * 8]
     for sched, by_var in diffs.items():
         for var, d in by_var.items():
-            lines.append(f"| {sched} | {var} | " + " | ".join(_fmt_diff(d[m]) for m in METRICS[:5]) + " |")
+            lines.append(f"| {sched} | {var} | " + " | ".join(_fmt_diff(d[m]) for m in PAIRED_METRICS) + " |")
     if start_diffs:
         lines += ["", f"## Paired differences against `{START_ROW}` (what the regularizers add to SEAL's start)", "",
                   f"| schedule | variant − {START_ROW} | identity | attribute acc. | bg leakage | pose rigidity "
-                  "| emotion copy |", "|" + "---|" * 7]
+                  "| emotion copy | emotion acc. |", "|" + "---|" * 8]
         for sched, by_var in start_diffs.items():
             for var, d in by_var.items():
-                lines.append(f"| {sched} | {var} | " + " | ".join(_fmt_diff(d[m]) for m in METRICS[:5]) + " |")
+                lines.append(f"| {sched} | {var} | " + " | ".join(_fmt_diff(d[m]) for m in PAIRED_METRICS) + " |")
     return "\n".join(lines) + "\n"
 
 

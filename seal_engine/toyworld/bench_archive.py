@@ -21,6 +21,7 @@ from .bench_pool import PoolError, read_cells, run_meta
 
 ARCHIVE_FORMAT = "seal-toy-bench-cells/1"
 READ_KEYS = tuple(FACTORS)  # one word per factor: the detectors' reads, space-separated
+COLUMNS = tuple(dict.fromkeys((*METRICS, *(f"ok_{f}" for f in FACTORS))))  # + each factor read right
 CELL_FACTS = ("personalize_s", "generate_s", "mask_iou", "caption", "start")
 
 
@@ -38,7 +39,7 @@ def compact_cell(cell: dict) -> dict:
     out = {"schedule": cell["schedule"], "variant": cell["variant"], "reference": cell["reference"]}
     out.update({k: _round(cell.get(k)) for k in CELL_FACTS})
     out["seed_index"] = [r.get("seed_index") for r in rows]
-    out["metrics"] = {m: [r.get(m) for r in rows] for m in METRICS}  # unrounded: pools exactly
+    out["metrics"] = {m: [r.get(m) for r in rows] for m in COLUMNS}  # unrounded: pools exactly
     out["read"] = [" ".join(str(r.get("read", {}).get(k)) for k in READ_KEYS) for r in rows]
     return out
 
@@ -48,7 +49,7 @@ def expand_cell(c: dict) -> dict:
     n = len(c["read"])
     rows = [{"reference": c["reference"], "seed_index": c["seed_index"][j],
              "read": dict(zip(READ_KEYS, c["read"][j].split(" "))),
-             **{m: c["metrics"][m][j] for m in METRICS}} for j in range(n)]
+             **{m: col[j] for m, col in c["metrics"].items()}} for j in range(n)]
     return {**{k: c[k] for k in ("schedule", "variant", "reference", *CELL_FACTS)}, "rows": rows}
 
 

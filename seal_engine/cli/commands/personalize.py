@@ -49,6 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="layer preset: " + "; ".join(f"{k}: {v}" for k, v in PRESET_HELP.items()))
     seal.add_argument("--layer-pattern", action="append", metavar="GLOB",
                       help="custom module-name pattern, repeatable (e.g. 'up_blocks.1.*attn2.to_k')")
+    seal.add_argument("--edit-consistency", action="store_true",
+                      help="also keep the caption's emotion words acting on the character (off by default: on the "
+                           "toy world it traded identity for emotion accuracy; docs/personalization.md, round 13)")
     start = parser.add_argument_group("start and caption")
     image = start.add_mutually_exclusive_group()
     image.add_argument("--no-image-start", action="store_true",
@@ -130,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
         base=args.base, schedule=args.schedule, seed=args.seed, num_vectors=args.vectors,
         class_word=args.class_word, attention_loss=not args.no_attention_loss,
         attention_weight=args.attention_weight, split_merge=not args.no_split_merge,
-        background_loss=not args.no_background_loss, merge=args.merge,
+        background_loss=not args.no_background_loss, merge=args.merge, edit_consistency=args.edit_consistency,
         image_start=False if args.no_image_start else (True if args.image_start else None),
         auto_caption=not args.no_caption, prompt_template=args.caption, image_tower=args.image_tower,
         layer_restriction=not args.no_layer_restriction, layer_preset=args.layers,
