@@ -47,7 +47,6 @@ def test_an_archived_draw_pools_to_the_same_tables_as_its_run_folder(tmp_path):
     for key in ("results", "paired_differences"):
         assert from_archive[key] == from_folders[key]
     assert from_archive["paired_differences"]["paper"]["seal"]["identity"]["n"] == 5
-    assert arch.stat().st_size < 0.6 * sum(p.stat().st_size for p in (a / "cells").rglob("*.json"))
 
 
 def test_a_cell_keeps_every_sample_metric_and_detector_read_through_the_archive():
@@ -76,7 +75,9 @@ def test_a_file_that_is_not_an_archive_is_refused_in_one_sentence(tmp_path):
 
 @pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "docs" / "benchmarks" / "toyworld_cells").glob("*.jsonl")))
 def test_the_archived_draws_in_the_docs_read_back_whole(name):
-    meta, cells = read_archive(ROOT / "docs" / "benchmarks" / "toyworld_cells" / name)
+    path = ROOT / "docs" / "benchmarks" / "toyworld_cells" / name
+    assert path.stat().st_size < 150_000  # a draw's OUT/cells/ is about 0.8 MB
+    meta, cells = read_archive(path)
     assert meta["settings"] == "engine defaults"
     assert {v for _s, v in cells} == {"baseline", "seal"} and all(len(c) == 18 for c in cells.values())
     assert all(len(cell["rows"]) == 20 for group in cells.values() for cell in group)

@@ -1,6 +1,6 @@
 """A toy-bench draw's per-reference cells, small enough to keep in the repository.
 
-A draw costs 30-50 CPU-minutes, and a run's `OUT/cells/` (about 0.6 MB of JSON per draw, most
+A draw costs 30-50 CPU-minutes, and a run's `OUT/cells/` (about 0.8 MB of JSON per draw, most
 of it repeated row keys and training diagnostics) used to stay on the machine that ran it, so
 pooling a new draw meant running the old ones again. An archive keeps, per cell, what the
 tables are computed from (every sample's metrics), what the detectors read (so a changed
