@@ -56,9 +56,9 @@ class AppContext:
 
 # Settings the Settings dialog owns: a retry takes their current values. Steps, variants and seed were
 # chosen for the job itself (Character tab) and stay the job's.
-GLOBAL_SETTINGS = ("model", "runtime", "sam_checkpoint", "schedule", "size", "output_root")
+GLOBAL_SETTINGS = ("model", "runtime", "sam_checkpoint", "schedule", "edit_consistency", "size", "output_root")
 SETTING_NAMES = {"model": "model", "runtime": "device/precision/low-VRAM options", "sam_checkpoint":
-                 "segment-anything checkpoint", "schedule": "learning schedule", "size": "image size",
+                 "segment-anything checkpoint", "schedule": "learning schedule", "edit_consistency": "keep emotion words acting", "size": "image size",
                  "output_root": "output folder"}
 PROGRESS_SAVE_S = 2.0  # how often a running job's progress is written to the database (survives a crash)
 
@@ -134,7 +134,7 @@ class QueueController(QObject):
     def job_settings(self, **overrides: Any) -> dict[str, Any]:
         s = self.ctx.settings
         settings = {"model": s.model, "runtime": s.runtime_options(), "steps": s.steps, "variants": s.variants,
-                    "seed": s.seed, "schedule": s.schedule, "size": s.size, "sam_checkpoint": s.sam_checkpoint,
+                    "seed": s.seed, "schedule": s.schedule, "edit_consistency": s.edit_consistency, "size": s.size, "sam_checkpoint": s.sam_checkpoint,
                     "output_root": str(s.output_root())}
         settings.update(overrides)
         return settings
@@ -382,6 +382,7 @@ class QueueController(QObject):
             finishing=dict(job.finishing or ea.DEFAULT_FINISHING), output_dir=output,
             concept_dir=Path(s["concept_dir"]) if s.get("concept_dir") else None,
             concepts_root=character.folder / "concepts",
+            edit_consistency=bool(s.get("edit_consistency", False)),
             personalize_overrides=dict(s.get("personalize", {})))
 
     def _pump(self) -> None:

@@ -72,6 +72,7 @@ class JobSpec:
     variants: int = 2
     seed: int = 0
     schedule: str = "quality"
+    edit_consistency: bool = False  # opt-in SEAL component (seal_engine/personalize/edit_consistency.py)
     size: int = 0
     finishing: dict[str, Any] = field(default_factory=dict)
     output_dir: Path = Path(".")
@@ -128,13 +129,27 @@ class ModelCache:
         self.key, self.model = None, None
 
 
-def concept_key(schedule: str, seed: int) -> dict[str, Any]:
-    """What identifies a reusable concept for a character (besides the base model)."""
-    return {"schedule": schedule, "seed": seed, "base": "ti+lora", "seal": True}
+def concept_key(schedule: str, seed: int, edit_consistency: bool = False) -> dict[str, Any]:
+    """What identifies a reusable concept for a character (besides the base model); the opt-in
+    component is named only when on, so concepts recorded before it keep their key."""
+    key = {"schedule": schedule, "seed": seed, "base": "ti+lora", "seal": True}
+    if edit_consistency:
+        key["edit_consistency"] = True
+    return key
 
 
 def concept_settings(spec: JobSpec) -> dict[str, Any]:
-    return concept_key(spec.schedule, spec.seed)
+    return concept_key(spec.schedule, spec.seed, spec.edit_consistency)
+
+
+def personalize_config(spec: JobSpec) -> Any:
+    """The engine's PersonalizeConfig for this job, or None for the pack job's own (schedule and seed)."""
+    overrides = {**({"edit_consistency": True} if spec.edit_consistency else {}), **spec.personalize_overrides}
+    if not overrides:
+        return None
+    from seal_engine.personalize.config import PersonalizeConfig
+
+    return PersonalizeConfig(schedule=spec.schedule, seed=spec.seed, **overrides)
 
 
 def _apply_concept(model: Any, concept_dir: Path) -> None:
@@ -325,10 +340,7 @@ def run_job(spec: JobSpec, *, progress: ProgressCallback = no_progress,
                   platforms=[], model=spec.model, runtime=RuntimeOptions(**spec.runtime), mask=spec.mask,
                   schedule=spec.schedule, concept_dir=spec.concept_dir, variants=spec.variants, seed=spec.seed,
                   steps=spec.steps, size=spec.size or None, finish=_finish_settings(spec.finishing))
-    if spec.personalize_overrides:
-        from seal_engine.personalize.config import PersonalizeConfig
-
-        job.personalize = PersonalizeConfig(schedule=spec.schedule, seed=spec.seed, **spec.personalize_overrides)
+    job.personalize = personalize_config(spec)
     progress(ProgressEvent("load", 0, 0, message="Loading the model…"))
     cache.clear()  # run_pack_job applies the concept to the model it gets: always hand it a clean one
     model = load_pipeline(spec.model, RuntimeOptions(**spec.runtime), progress=progress, cancel=cancel)
@@ -359,7 +371,7 @@ def run_job(spec: JobSpec, *, progress: ProgressCallback = no_progress,
     if result.generated_reused:
         notes.append(f"{result.generated_reused} image(s) reused from an earlier run")
     notes.extend(size_notes(model, spec))
-    return JobOutcome(result.concept_dir, concept_key(spec.schedule, spec.seed), stickers, notes,
+    return JobOutcome(result.concept_dir, concept_settings(spec), stickers, notes,
                       dict(result.phase_seconds))
 
 

@@ -45,6 +45,9 @@ class Settings:
     variants: int = field(default=2, metadata={"doc": "images generated per preset item"})
     seed: int = field(default=0, metadata={"doc": "first seed; variants use seed+1, seed+2..."})
     schedule: str = field(default="quality", metadata={"doc": "personalization schedule: paper, fast or quality"})
+    edit_consistency: bool = field(default=False, metadata={
+        "doc": "keep emotion words acting while learning (measured: emotions right more often, "
+               "the likeness a little less often, learning about twice as long)"})
     size: int = field(default=0, metadata={"doc": "image side in pixels (0: the model's native size)"})
     author: str = field(default="", metadata={"doc": "default pack author"})
 

@@ -46,6 +46,8 @@ def describe_concept(concept: Any) -> tuple[str, str, str]:
         how.append(f"seed {s['seed']}")
     if s.get("seal") is not None:
         how.append("SEAL on" if s["seal"] else "SEAL off")
+    if s.get("edit_consistency"):
+        how.append("emotion words kept acting")
     return f"Learned {when}", model, ", ".join(how)
 
 

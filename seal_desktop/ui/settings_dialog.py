@@ -102,6 +102,12 @@ class SettingsDialog(QDialog):
         for name in SCHEDULES:
             self.schedule.addItem(SCHEDULE_LABELS[name], name)
         self.schedule.setCurrentIndex(max(0, self.schedule.findData(s.schedule)))
+        self.edit_consistency = QCheckBox("Keep emotion words acting (learning takes about twice as long)")
+        self.edit_consistency.setChecked(s.edit_consistency)
+        self.edit_consistency.setToolTip("While learning, asking for another emotion must change the character "
+                                         "as it changes any creature. Measured on the toy world: the asked "
+                                         "emotion comes back more often, the likeness a little less often, and "
+                                         "learning takes about twice as long.")
         self.author = QLineEdit(s.author)
         self.image_size = QSpinBox(minimum=0, maximum=2048, singleStep=64, value=s.size, suffix=" px")
         self.image_size.setSpecialValueText("the model's native size")
@@ -114,6 +120,7 @@ class SettingsDialog(QDialog):
         gen_form.addRow("Variants per sticker", self.variants)
         gen_form.addRow("First seed", self.seed)
         gen_form.addRow("Learning schedule", self.schedule)
+        gen_form.addRow("", self.edit_consistency)
         gen_form.addRow("Image size", self.image_size)
         gen_form.addRow("Pack author", self.author)
         gen_box = QGroupBox("Generation and output")
@@ -179,7 +186,8 @@ class SettingsDialog(QDialog):
                       offline=self.offline.isChecked(), allow_pickle=self.allow_pickle.isChecked(),
                       sam_checkpoint=self.sam.text().strip(), output_dir=self.output.text().strip(),
                       steps=self.steps.value(), variants=self.variants.value(), seed=self.seed.value(),
-                      schedule=self.schedule.currentData(), author=self.author.text().strip(),
+                      schedule=self.schedule.currentData(), edit_consistency=self.edit_consistency.isChecked(),
+                      author=self.author.text().strip(),
                       size=self.image_size.value(),
                       **{k: b.isChecked() for k, b in self.low.items()})
         return dataclasses.replace(self.controller.ctx.settings, **values)

@@ -67,6 +67,42 @@ def test_settings_validate_and_persist(make_window, seal_home):
     assert Settings.from_json({"steps": "bad", "unknown": 1}).steps == Settings().steps
 
 
+def test_edit_consistency_is_a_setting_that_reaches_the_engine_and_the_concept(make_window, seal_home):
+    """The opt-in SEAL component: off by default, a checkbox in Settings, and then in the job's
+    engine config, in a retry that follows the current settings, and in how the concept is described."""
+    from seal_desktop import engine_adapter as ea
+    from seal_desktop.settings import Settings, load_settings
+    from seal_desktop.ui.character_view import describe_concept
+
+    from .conftest import DATA
+
+    assert Settings().edit_consistency is False
+    window = make_window(start_queue=False)
+    c = window.add_files([DATA / "seal-transparent.png"])[0]
+    off = window.controller._spec(window.ctx.jobs.get(window.character.queue_job()))
+    assert not off.edit_consistency and ea.personalize_config(off) is None  # the pack job's own default
+    assert "edit_consistency" not in ea.concept_settings(off)  # concepts learned before keep their key
+    dialog = window.open_settings()
+    dialog.model.setText("org/some-model")
+    dialog.edit_consistency.setChecked(True)
+    dialog.accept()
+    assert load_settings().edit_consistency is True
+    window.character.set_character(window.ctx.characters.get(c.id))
+    on = window.controller._spec(window.ctx.jobs.get(window.character.queue_job()))
+    config = ea.personalize_config(on)
+    assert on.edit_consistency and config.edit_consistency and config.schedule == on.schedule
+    assert ea.concept_settings(on)["edit_consistency"] is True
+    window.controller.cancel(off.job_id)
+    retried = window.controller._spec(window.controller.retry(off.job_id))  # a retry takes the setting as it is now
+    assert retried.edit_consistency
+    assert "keep emotion words acting" in window.controller.last_retry_changes
+
+    class Concept:
+        created_at, base_model, settings = 0, "tiny", ea.concept_settings(on)
+
+    assert "emotion words kept acting" in describe_concept(Concept())[2]
+
+
 def test_database_has_schema_version_and_wal(seal_home):
     from seal_desktop.store.db import SCHEMA_VERSION, open_database
 
