@@ -310,6 +310,26 @@ def test_a_larger_edited_share_keeps_the_emotion_words_working_better(toy_refere
     assert most > none + 0.02, (none, most)
 
 
+def test_the_image_start_context_term_keeps_the_caption_words_reading_as_after_the_class_word(toy_reference):
+    # Fitted to the image, the identity rows also change how the words after them read (the text
+    # encoder is causal): the caption's emotion, pose and background tokens drift from what they
+    # are after the class word. `image_start_context_weight` holds them there, and an identity
+    # prompt asking another emotion then reads more as that emotion, at nearly the same image fit.
+    (m0, r0), (m1, r1) = (_started(toy_reference, image_start_context_weight=w) for w in (0.0, 1.0))
+    assert r0["context_tokens"] > 0 and r0["context_cosine_after"] < r0["context_cosine_before"]
+    assert r1["context_cosine_after"] > r0["context_cosine_after"] + 0.01, (r0, r1)
+    assert m1 > m0, (m0, m1)
+    assert r1["cosine_after"] > r0["cosine_after"] - 0.03, (r0, r1)
+
+
+@pytest.mark.parametrize("weight", [-1.0, 101.0, float("nan"), "one"])
+def test_a_context_weight_outside_0_to_100_is_refused_in_one_sentence(weight):
+    from seal_engine.errors import InputError
+
+    with pytest.raises(InputError, match="context weight|must be"):
+        _config(image_start_context_weight=weight).validate()
+
+
 @pytest.mark.parametrize("share", [-0.1, 1.0, float("nan"), "half"])
 def test_an_edited_share_outside_0_to_1_is_refused_in_one_sentence(share):
     from seal_engine.errors import InputError

@@ -81,3 +81,40 @@ def test_the_archived_draws_in_the_docs_read_back_whole(name):
     assert meta["settings"] == "engine defaults"
     assert {v for _s, v in cells} == {"baseline", "seal"} and all(len(c) == 18 for c in cells.values())
     assert all(len(cell["rows"]) == 20 for group in cells.values() for cell in group)
+
+
+CELLS = ROOT / "docs" / "benchmarks" / "toyworld_cells"
+SCREENS = ROOT / "docs" / "benchmarks" / "toyworld_screens"
+
+
+def test_a_screen_pairs_reference_by_reference_with_its_draw():
+    from seal_engine.toyworld.bench_pool import pool_runs
+    from seal_engine.toyworld.bench_screen import screen
+
+    draw = CELLS / "paper_seed2.jsonl"
+    # the draw's own SEAL cells, screened against it: zero against SEAL, and against plain TTF the
+    # same paired difference the pooled tables give (the pairing is by reference, not by order)
+    _md, own = screen([(draw, draw)], n_resamples=200)
+    assert own["references"] == 18
+    assert all(abs(own["paired"][m]["seal"]["estimate"]) < 1e-12 for m in ("identity", "ok_emotion"))
+    _md, pooled = pool_runs([draw, draw], n_resamples=200)
+    assert own["paired"]["identity"]["baseline"]["estimate"] == pytest.approx(
+        pooled["paired_differences"]["paper"]["seal"]["identity"]["estimate"])
+    kept = sorted(SCREENS.glob("paper_seed2_*.jsonl"))
+    assert kept, "no screen of seed 2 is kept"
+    md, data = screen([(kept[0], draw)], n_resamples=200)
+    assert data["references"] == 18 and "screen − SEAL" in md
+    assert any(abs(data["paired"][m]["seal"]["estimate"]) > 1e-6 for m in ("identity", "ok_emotion"))
+
+
+def test_a_screen_on_another_draw_or_a_bad_argument_is_refused():
+    from seal_engine.toyworld.bench_screen import screen
+
+    kept = sorted(SCREENS.glob("paper_seed2_*.jsonl"))[0]
+    with pytest.raises(PoolError, match="drawn differently"):
+        screen([(kept, CELLS / "paper_seed0.jsonl")])
+    with pytest.raises(PoolError, match="not a full draw"):
+        screen([(kept, kept)])
+    run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "toyworld_screen.py"), "nocolon"],
+                         capture_output=True, text=True)
+    assert run.returncode == 2 and "SCREEN:DRAW" in run.stderr

@@ -155,6 +155,7 @@ class PersonalizeConfig:
     image_start_lr: float = 2e-2
     image_start_edits: tuple[str, ...] = ("emotion",)  # caption attributes whose other values the start also fits (measured: docs/personalization.md)
     image_start_edit_share: float = 0.5  # the edited targets' share of the fit (measured: docs/personalization.md, round 10)
+    image_start_context_weight: float = 0.0  # opt-in: keep the caption's words reading as after the class word (image_start.py)
     image_start_backdrops: int = 6  # flat backdrops the subject is fitted on (the vocabulary's swatches, white first)
     image_tower: Optional[str] = None  # a CLIP model folder; None: look beside the model and in the cache
     auto_caption: bool = True  # caption the reference's emotion/action/framing/style/background
@@ -232,7 +233,7 @@ class PersonalizeConfig:
             if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Integral)):
                 raise InputError(f"{name.replace('_', ' ').capitalize()} must be a whole number, not {v!r}.")
         for name in ("attention_weight", "attention_grad_ratio", "attention_outside_weight", "attention_coverage_weight", "attention_min_score",
-                     "attention_keep_fraction", "background_weight", "edit_consistency_grad_ratio", "image_start_lr", "image_start_edit_share", "embedding_lr", "lora_lr",
+                     "attention_keep_fraction", "background_weight", "edit_consistency_grad_ratio", "image_start_lr", "image_start_edit_share", "image_start_context_weight", "embedding_lr", "lora_lr",
                      "weight_decay", "max_shift", "subject_margin", "backdrop_share"):
             v = getattr(self, name, 0.0)
             if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Real)):
@@ -249,6 +250,8 @@ class PersonalizeConfig:
             raise InputError("The image-start steps must be 0 to 10000.")
         if not 0 <= self.image_start_edit_share < 1:
             raise InputError("The image start's edited share must be 0 or more and below 1.")
+        if not 0 <= self.image_start_context_weight <= 100:
+            raise InputError("The image start's context weight must be 0 to 100.")
         if not 1 <= self.image_start_backdrops <= 32:
             raise InputError("The image start needs 1 to 32 backdrops.")
         self.image_start_edits = _attribute_names(self.image_start_edits, "The image start's edited attributes")

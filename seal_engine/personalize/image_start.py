@@ -23,6 +23,12 @@ must match the image moved along the text direction that change makes for the cl
 the emotion words keep acting after the rows (measured in docs/personalization.md, round 7). The
 edited targets weigh `image_start_edit_share` of the fit (0.5; more made no measurable difference
 on the protocol, round 10).
+
+The text encoder is causal: the rows also change how every word after them reads, and fitted
+to the image they moved the caption's own tokens (emotion, pose, background) away from what they
+are after the class word (cosine 0.93 -> 0.82..0.91 on the toy world), where the U-Net reads the
+asked emotion. `image_start_context_weight` (opt-in) holds those tokens there; the start records
+their cosine before and after in every concept (docs/personalization.md, round 14).
 """
 
 from __future__ import annotations
@@ -47,7 +53,7 @@ class ImageStart(Component):
     def setup(self, t: "Trainer") -> None:
         import torch
 
-        from ..clip_pair import encode_pooled
+        from ..clip_pair import pooled_at_eos
 
         cfg = t.cfg
         pair, reason = t.clip_pair()
@@ -70,18 +76,31 @@ class ImageStart(Component):
         if edit_targets is not None:
             target = torch.cat([target, edit_targets])
         eos = int(t.pipe.tokenizer.eos_token_id)
+        all_prompts = prompts + edit_prompts
+        cls_ids, _ = t.tokenize([_class_prompt(t, p) for p in all_prompts])
+        rows_at, id_at, cls_at = _context_positions(ids, cls_ids, eos)
+        with torch.no_grad():
+            cls_context = t.pipe.text_encoder(input_ids=cls_ids).last_hidden_state[rows_at, cls_at].float()
+
+        def encoded() -> tuple[Any, Any]:
+            """(pooled at EOS, the context tokens' cosine to the class-word prompt's)."""
+            hidden = t.pipe.text_encoder(input_ids=ids).last_hidden_state
+            context = torch.nn.functional.cosine_similarity(hidden[rows_at, id_at].float(), cls_context, dim=-1)
+            return pooled_at_eos(hidden, ids, eos).float(), context.mean()
 
         def pooled() -> Any:
-            return encode_pooled(t.pipe.text_encoder, ids, eos).float()
+            return encoded()[0]
 
 
         init = enc.identity_rows.detach().clone()
         init_norm = init.norm(dim=-1).mean()
         opt = torch.optim.Adam([enc.identity_rows], lr=cfg.image_start_lr * float(init_norm))
         enc.identity_rows.requires_grad_(True)
-        first = None
+        first = context_first = None
+        weight = cfg.image_start_context_weight
         for _ in range(cfg.image_start_steps):
-            emb = pair.project_text(pooled())
+            pooled_now, context_cos = encoded()
+            emb = pair.project_text(pooled_now)
             sims = torch.nn.functional.cosine_similarity(emb, target)
             cos = sims[:n_plain].mean()
             if len(sims) > n_plain:  # the edited targets together weigh `image_start_edit_share` of the fit
@@ -90,19 +109,25 @@ class ImageStart(Component):
             # keep the rows at the scale the U-Net knows (CLIP inversion alone can leave it)
             scale = (enc.identity_rows.norm(dim=-1) / init_norm - 1).pow(2).mean()
             loss = (1 - cos) + 0.1 * scale
+            if weight:  # the words after the subject keep reading as they do after the class word
+                loss = loss + weight * (1 - context_cos)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             if first is None:
-                first = float(cos.detach())
+                first, context_first = float(cos.detach()), float(context_cos.detach())
         enc.identity_rows.requires_grad_(False)
         with torch.no_grad():
-            final = torch.nn.functional.cosine_similarity(pair.project_text(pooled()), target)[:n_plain].mean()
+            pooled_now, context_final = encoded()
+            final = torch.nn.functional.cosine_similarity(pair.project_text(pooled_now), target)[:n_plain].mean()
         self.info = {"start": f"CLIP image embedding ({pair.source})", "tower": pair.source, "prompt": prompts[0],
                      "backdrops": [word for word, _rgb in backdrops], "steps": cfg.image_start_steps,
                      "edited_attributes": list(self.edited), "edited_targets": len(edit_prompts),
                      "cosine_before": round(first, 4),
                      "cosine_after": round(float(final), 4),
+                     "context_weight": weight, "context_tokens": len(rows_at),
+                     "context_cosine_before": round(context_first, 4),
+                     "context_cosine_after": round(float(context_final), 4),
                      "row_shift": round(float((enc.identity_rows.detach() - init).norm() / init.norm()), 4),
                      "seconds": round(time.perf_counter() - began, 3),
                      "encoders_fitted": 1 if t.xl else len(t.encoders)}
@@ -177,6 +202,42 @@ class ImageStart(Component):
 
     def record(self, t: "Trainer") -> dict:
         return self.info
+
+
+def _class_prompt(t: "Trainer", prompt: str) -> str:
+    """The same prompt with the class word where the identity tokens and class word stand."""
+    subject_words = f"{t.names.identity_string} {t.class_word}".strip()
+    if subject_words in prompt:
+        return prompt.replace(subject_words, t.class_word, 1)
+    return " ".join(prompt.replace(t.names.identity_string, "").split())
+
+
+def _context_positions(ids: Any, cls_ids: Any, eos: int) -> tuple[Any, Any, Any]:
+    """(row, position in ids, position in cls_ids) of the tokens both prompts share after the subject.
+
+    The two prompts end alike (class word, the caption's words, EOS); the class word (it follows
+    the identity tokens, which it should read) and EOS (which should carry the image) are left out,
+    so what remains is the words the U-Net reads for emotion, pose and background."""
+    import torch
+
+    rows, at_id, at_cls = [], [], []
+    for r, (a, b) in enumerate(zip(ids.tolist(), cls_ids.tolist())):
+        ea = a.index(eos) if eos in a else len(a)
+        eb = b.index(eos) if eos in b else len(b)
+        n = 0
+        while n < min(ea, eb) and a[ea - 1 - n] == b[eb - 1 - n]:
+            n += 1
+        for k in range(1, n):  # skip the first shared token: the class word
+            rows.append(r)
+            at_id.append(ea - n + k)
+            at_cls.append(eb - n + k)
+    device = ids.device
+    if not rows:  # nothing follows the subject: compare EOS (the term then only keeps the scale)
+        rows = list(range(len(ids)))
+        at_id = [a.index(eos) if eos in a else len(a) - 1 for a in ids.tolist()]
+        at_cls = [b.index(eos) if eos in b else len(b) - 1 for b in cls_ids.tolist()]
+    as_t = lambda v: torch.tensor(v, device=device, dtype=torch.long)  # noqa: E731
+    return as_t(rows), as_t(at_id), as_t(at_cls)
 
 
 def _subject_on(image: Any, mask: Any, rgb: tuple[int, int, int]) -> Any:

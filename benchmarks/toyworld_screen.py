@@ -1,0 +1,45 @@
+"""Pair screens of one SEAL setting with the archived full draws they were run on.
+
+    python benchmarks/toyworld_seal.py --out out/ctx_s2 --schedules paper --variants seal --seed 2 \
+        --no-class-word-row --threads 1 --override '{"image_start_context_weight": 1.0}'
+    python benchmarks/toyworld_screen.py out/ctx_s2:docs/benchmarks/toyworld_cells/paper_seed2.jsonl
+
+Each argument is SCREEN:DRAW (a run folder or archive, then the full draw's archive); several
+pool. Prints the table (seal_engine/toyworld/bench_screen.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def main() -> int:
+    from seal_engine.toyworld.bench_pool import PoolError
+    from seal_engine.toyworld.bench_screen import screen
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("pairs", nargs="+", help="SCREEN:DRAW")
+    ap.add_argument("--schedule", default="paper")
+    args = ap.parse_args()
+    pairs = []
+    for arg in args.pairs:
+        screen_run, sep, draw = arg.rpartition(":")
+        if not sep or not screen_run or not draw:
+            print(f"error: '{arg}' is not SCREEN:DRAW.", file=sys.stderr)
+            return 2
+        pairs.append((Path(screen_run), Path(draw)))
+    try:
+        md, _data = screen(pairs, schedule=args.schedule)
+    except (PoolError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

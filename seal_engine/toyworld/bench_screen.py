@@ -1,0 +1,79 @@
+"""A screen: one SEAL setting run on a draw already archived, paired reference by reference.
+
+A full draw runs plain TTF and SEAL again (30-50 CPU-minutes); a screen runs only the SEAL
+variant under an override (`toyworld_seal.py --variants seal --override ...`) and pairs its
+cells with the archived draw's SEAL and plain-TTF cells of the same references, so each
+setting tried costs half a draw and answers both questions: against the shipped defaults and
+against the baseline a user would otherwise use. Several screens of one setting on different
+draws pool (references keyed by draw). Screens are kept in `docs/benchmarks/toyworld_screens/`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from .bench import paired, per_reference
+from .bench_pool import PoolError, _keyed, load_run
+
+SCREEN_METRICS = ("identity", "ok_emotion", "attribute_accuracy", "rigidity", "emotion_copy", "leakage")
+AGAINST = (("seal", "SEAL"), ("baseline", "plain TTF"))
+
+
+def _mean(cells: list[dict], metric: str) -> float:
+    per = per_reference([r for c in cells for r in c["rows"]], metric)
+    return sum(per.values()) / max(1, len(per))
+
+
+def screen(pairs: Sequence[tuple[Path, Path]], schedule: str = "paper", variant: str = "seal",
+           n_resamples: int = 2000) -> tuple[str, dict]:
+    """(markdown, json) of screens (run folder or archive, archived full draw) pooled over the pairs."""
+    new: list[dict] = []
+    against: dict[str, list[dict]] = {name: [] for name, _label in AGAINST}
+    settings = set()
+    for i, (screen_run, draw) in enumerate(pairs):
+        meta, cells = load_run(Path(screen_run))
+        draw_meta, draw_cells = load_run(Path(draw))
+        if (schedule, variant) not in cells:
+            raise PoolError(f"{screen_run} holds no '{variant}' cells on the '{schedule}' schedule.")
+        missing = [name for name, _label in AGAINST if (schedule, name) not in draw_cells]
+        if missing:
+            raise PoolError(f"{draw} is not a full draw (it lacks {', '.join(missing)} on '{schedule}').")
+        if meta.get("references") != draw_meta.get("references"):
+            raise PoolError(f"{screen_run} and {draw} were drawn differently "
+                            f"({meta.get('references')!r} against {draw_meta.get('references')!r}).")
+        settings.add(meta.get("settings", "?"))
+        mine = cells[(schedule, variant)]
+        refs = {c["reference"] for c in mine}
+        new += _keyed(mine, i)
+        for name in against:
+            against[name] += _keyed([c for c in draw_cells[(schedule, name)] if c["reference"] in refs], i)
+    if len(settings) > 1:
+        raise PoolError(f"these screens ran different settings ({sorted(settings)}); pool one setting at a time.")
+    data: dict = {"settings": next(iter(settings)), "references": len(new), "means": {}, "paired": {}}
+    for m in SCREEN_METRICS:
+        data["means"][m] = {"screen": _mean(new, m), **{name: _mean(cells, m) for name, cells in against.items()}}
+        data["paired"][m] = {name: paired(new, cells, m, n_resamples) for name, cells in against.items()}
+    data["personalize_s"] = {"screen": sum(c["personalize_s"] for c in new) / max(1, len(new)),
+                             **{name: sum(c["personalize_s"] for c in cells) / max(1, len(cells))
+                                for name, cells in against.items()}}
+    return render(data), data
+
+
+def render(data: dict) -> str:
+    def diff(d: dict) -> str:
+        return f"{d['estimate']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]" if d["n"] else "n/a"
+
+    lines = [f"# Screen: {data['settings']} ({data['references']} references)", "",
+             "| metric | screen | SEAL | plain TTF | screen − SEAL | screen − TTF |", "|---|---|---|---|---|---|"]
+    for m in SCREEN_METRICS:
+        mean, p = data["means"][m], data["paired"][m]
+        lines.append(f"| {m} | {mean['screen']:.3f} | {mean['seal']:.3f} | {mean['baseline']:.3f} | "
+                     f"{diff(p['seal'])} | {diff(p['baseline'])} |")
+    t = data["personalize_s"]
+    lines += ["", f"personalize s/reference: screen {t['screen']:.1f}, SEAL {t['seal']:.1f}, "
+                  f"plain TTF {t['baseline']:.1f} (as run; contended runs are slower)"]
+    return "\n".join(lines) + "\n"
+
+
+__all__ = ["SCREEN_METRICS", "render", "screen"]
