@@ -231,7 +231,8 @@ def test_background_component_keeps_the_references_background_out_of_new_sticker
 
         model = _toy_model()
         cfg = PersonalizeConfig(schedule="paper", class_word="creature", attention_loss=False, split_merge=False,
-                                layer_restriction=False, background_loss=on, image_start_steps=150)
+                                layer_restriction=False, background_loss=on, image_start_steps=150,
+                                image_start_context_weight=0.0)  # the start's context term alone also holds the backdrop words
         concept = personalize(model, image, mask, cfg, tmp_path / f"bg-{on}")
         if on:
             assert concept.meta["component_records"]["background_loss"]["backdrop_views"]["views"] > 0
@@ -315,7 +316,10 @@ def test_the_image_start_context_term_keeps_the_caption_words_reading_as_after_t
     # encoder is causal): the caption's emotion, pose and background tokens drift from what they
     # are after the class word. `image_start_context_weight` holds them there, and an identity
     # prompt asking another emotion then reads more as that emotion, at nearly the same image fit.
-    (m0, r0), (m1, r1) = (_started(toy_reference, image_start_context_weight=w) for w in (0.0, 1.0))
+    from seal_engine.personalize import PersonalizeConfig
+
+    assert PersonalizeConfig().image_start_context_weight == 1.0  # on at the defaults
+    (m0, r0), (m1, r1) = (_started(toy_reference, **kw) for kw in ({"image_start_context_weight": 0.0}, {}))
     assert r0["context_tokens"] > 0 and r0["context_cosine_after"] < r0["context_cosine_before"]
     assert r1["context_cosine_after"] > r0["context_cosine_after"] + 0.01, (r0, r1)
     assert m1 > m0, (m0, m1)

@@ -155,7 +155,7 @@ class PersonalizeConfig:
     image_start_lr: float = 2e-2
     image_start_edits: tuple[str, ...] = ("emotion",)  # caption attributes whose other values the start also fits (measured: docs/personalization.md)
     image_start_edit_share: float = 0.5  # the edited targets' share of the fit (measured: docs/personalization.md, round 10)
-    image_start_context_weight: float = 0.0  # opt-in: keep the caption's words reading as after the class word (image_start.py)
+    image_start_context_weight: float = 1.0  # the caption's words keep reading as after the class word (image_start.py; measured: docs/personalization.md, round 14)
     image_start_backdrops: int = 6  # flat backdrops the subject is fitted on (the vocabulary's swatches, white first)
     image_tower: Optional[str] = None  # a CLIP model folder; None: look beside the model and in the cache
     auto_caption: bool = True  # caption the reference's emotion/action/framing/style/background

@@ -27,8 +27,10 @@ on the protocol, round 10).
 The text encoder is causal: the rows also change how every word after them reads, and fitted
 to the image they moved the caption's own tokens (emotion, pose, background) away from what they
 are after the class word (cosine 0.93 -> 0.82..0.91 on the toy world), where the U-Net reads the
-asked emotion. `image_start_context_weight` (opt-in) holds those tokens there; the start records
-their cosine before and after in every concept (docs/personalization.md, round 14).
+asked emotion. `image_start_context_weight` (1.0) holds those tokens there: over 54 toy
+references on `paper` the asked emotion came back in 0.035 more samples and identity in 0.017
+more, both CIs above 0. The start records their cosine before and after in every concept
+(docs/personalization.md, round 14).
 """
 
 from __future__ import annotations
