@@ -5,7 +5,9 @@
     python benchmarks/toyworld_screen.py out/ctx_s2:docs/benchmarks/toyworld_cells/paper_seed2.jsonl
 
 Each argument is SCREEN:DRAW (a run folder or archive, then the full draw's archive); several
-pool. Prints the table (seal_engine/toyworld/bench_screen.py).
+pool. Prints the table (seal_engine/toyworld/bench_screen.py). `--same-setting` pools screens
+whose recorded settings read differently but are one setting (an override later shipped as the
+default, screened again at the new defaults).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("pairs", nargs="+", help="SCREEN:DRAW")
     ap.add_argument("--schedule", default="paper")
+    ap.add_argument("--same-setting", action="store_true",
+                    help="pool screens recorded under different labels (e.g. an override, later the default)")
     args = ap.parse_args()
     pairs = []
     for arg in args.pairs:
@@ -33,7 +37,7 @@ def main() -> int:
             return 2
         pairs.append((Path(screen_run), Path(draw)))
     try:
-        md, _data = screen(pairs, schedule=args.schedule)
+        md, _data = screen(pairs, schedule=args.schedule, same_setting=args.same_setting)
     except (PoolError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -32,6 +32,26 @@ from .fs_errors import FileSystemError, translate
 TOOL_MARKERS = ("pack.json", "concept.json", "job.json")
 """A folder holding one of these was written by SEAL; only such a folder may be replaced."""
 
+def _read_umask() -> int:
+    """The process umask. mkstemp/mkdtemp create 0600/0700 entries (private temp files); a file or
+    pack renamed into place must get the mode any other new file would, or a pack exported to a
+    shared folder is unreadable to everyone else. Linux reports the umask in /proc; elsewhere it is
+    read by setting and restoring it (once, at import)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+FILE_MODE = 0o666 & ~_UMASK
+DIR_MODE = 0o777 & ~_UMASK
+
 _STALE_RE = re.compile(r"^\..+\.(?:staging|old)-(\d+)-[^/]*$|^\..+\.(\d+)\.[^.]+\.tmp$")
 
 
@@ -43,6 +63,11 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
+        try:  # a replaced file keeps its mode; a new one gets the umask's
+            mode = path.stat().st_mode & 0o7777
+        except OSError:
+            mode = FILE_MODE
+        os.chmod(tmp, mode)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -186,6 +211,7 @@ def staged_dir(final: Path, *, overwrite: bool = False, markers: Iterable[str] =
         final.parent.mkdir(parents=True, exist_ok=True)
         sweep_stale(final.parent)
         stage = Path(tempfile.mkdtemp(prefix=f".{final.name}.staging-{os.getpid()}-", dir=final.parent))
+        os.chmod(stage, DIR_MODE)  # mkdtemp's 0700 would make the finished folder private
     except OSError as err:
         raise translate(err, final.parent) from None
     try:

@@ -160,3 +160,29 @@ def test_a_kill_mid_swap_puts_the_old_folder_back(tmp_path):
     (trash / "pack" / "pack.json").write_text("{}")
     assert sweep_stale(tmp_path) == [trash]
     assert (tmp_path / "pack" / "pack.json").is_file() and not trash.exists()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+def test_written_files_and_folders_get_the_umask_mode_not_the_temp_files_private_one(tmp_path):
+    import importlib
+
+    import seal_engine.atomic as atomic
+
+    old = os.umask(0o022)
+    try:
+        importlib.reload(atomic)  # the module reads the umask at import
+        new = tmp_path / "new.json"
+        atomic.atomic_write_json(new, {"a": 1})
+        assert new.stat().st_mode & 0o777 == 0o644  # mkstemp alone gives 0600
+        kept = tmp_path / "kept.txt"
+        kept.write_text("x")
+        kept.chmod(0o640)
+        atomic.atomic_write_text(kept, "y")
+        assert kept.stat().st_mode & 0o777 == 0o640  # a replaced file keeps its mode
+        with atomic.staged_dir(tmp_path / "pack") as stage:
+            atomic.atomic_write_text(stage / "pack.json", "{}")
+        assert (tmp_path / "pack").stat().st_mode & 0o777 == 0o755  # mkdtemp alone gives 0700
+        assert (tmp_path / "pack" / "pack.json").stat().st_mode & 0o777 == 0o644
+    finally:
+        os.umask(old)
+        importlib.reload(atomic)

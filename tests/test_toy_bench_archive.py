@@ -118,3 +118,15 @@ def test_a_screen_on_another_draw_or_a_bad_argument_is_refused():
     run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "toyworld_screen.py"), "nocolon"],
                          capture_output=True, text=True)
     assert run.returncode == 2 and "SCREEN:DRAW" in run.stderr
+
+
+def test_screens_recorded_under_different_labels_pool_only_when_the_caller_says_they_are_one_setting():
+    from seal_engine.toyworld.bench_screen import screen
+
+    # seed 0 ran the context term as an override, seed 3 ran it as the shipped default
+    pairs = [(SCREENS / "paper_seed0_context1.jsonl", CELLS / "paper_seed0.jsonl"),
+             (SCREENS / "paper_seed3_context1.jsonl", CELLS / "paper_seed3.jsonl")]
+    with pytest.raises(PoolError, match="different settings"):
+        screen(pairs, n_resamples=100)
+    md, data = screen(pairs, n_resamples=100, same_setting=True)
+    assert data["references"] == 36 and "engine defaults = engine defaults + {" in md

@@ -26,8 +26,12 @@ def _mean(cells: list[dict], metric: str) -> float:
 
 
 def screen(pairs: Sequence[tuple[Path, Path]], schedule: str = "paper", variant: str = "seal",
-           n_resamples: int = 2000) -> tuple[str, dict]:
-    """(markdown, json) of screens (run folder or archive, archived full draw) pooled over the pairs."""
+           n_resamples: int = 2000, same_setting: bool = False) -> tuple[str, dict]:
+    """(markdown, json) of screens (run folder or archive, archived full draw) pooled over the pairs.
+
+    A run records its setting as "engine defaults" plus its overrides, so a setting screened as an
+    override and then shipped as the default reads differently on later draws. Such screens pool
+    only with `same_setting` (the caller vouches for it); the table names every label pooled."""
     new: list[dict] = []
     against: dict[str, list[dict]] = {name: [] for name, _label in AGAINST}
     settings = set()
@@ -48,9 +52,9 @@ def screen(pairs: Sequence[tuple[Path, Path]], schedule: str = "paper", variant:
         new += _keyed(mine, i)
         for name in against:
             against[name] += _keyed([c for c in draw_cells[(schedule, name)] if c["reference"] in refs], i)
-    if len(settings) > 1:
+    if len(settings) > 1 and not same_setting:
         raise PoolError(f"these screens ran different settings ({sorted(settings)}); pool one setting at a time.")
-    data: dict = {"settings": next(iter(settings)), "references": len(new), "means": {}, "paired": {}}
+    data: dict = {"settings": " = ".join(sorted(settings)), "references": len(new), "means": {}, "paired": {}}
     for m in SCREEN_METRICS:
         data["means"][m] = {"screen": _mean(new, m), **{name: _mean(cells, m) for name, cells in against.items()}}
         data["paired"][m] = {name: paired(new, cells, m, n_resamples) for name, cells in against.items()}
