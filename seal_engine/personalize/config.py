@@ -139,6 +139,9 @@ class PersonalizeConfig:
     edit_consistency: bool = False
     edit_consistency_attributes: tuple[str, ...] = ("emotion",)
     edit_consistency_grad_ratio: float = 0.5  # its gradient's share of the diffusion term's at a phase's start
+    # context hold (context_hold.py): the caption's words keep reading as after the class word while the tokens train
+    context_hold: bool = False
+    context_hold_grad_ratio: float = 0.5  # its gradient's share of the diffusion term's at the embeddings phase's start
     # SEAL component 2: split-merge tokens
     split_merge: bool = True
     context_init: str = "background"
@@ -233,7 +236,7 @@ class PersonalizeConfig:
             if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Integral)):
                 raise InputError(f"{name.replace('_', ' ').capitalize()} must be a whole number, not {v!r}.")
         for name in ("attention_weight", "attention_grad_ratio", "attention_outside_weight", "attention_coverage_weight", "attention_min_score",
-                     "attention_keep_fraction", "background_weight", "edit_consistency_grad_ratio", "image_start_lr", "image_start_edit_share", "image_start_context_weight", "embedding_lr", "lora_lr",
+                     "attention_keep_fraction", "background_weight", "edit_consistency_grad_ratio", "context_hold_grad_ratio", "image_start_lr", "image_start_edit_share", "image_start_context_weight", "embedding_lr", "lora_lr",
                      "weight_decay", "max_shift", "subject_margin", "backdrop_share"):
             v = getattr(self, name, 0.0)
             if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Real)):
@@ -259,6 +262,8 @@ class PersonalizeConfig:
                                                             "The edit-consistency attributes")
         if not 0 < self.edit_consistency_grad_ratio <= 100:
             raise InputError("The edit-consistency gradient ratio must be above 0 and at most 100.")
+        if not 0 < self.context_hold_grad_ratio <= 100:
+            raise InputError("The context hold's gradient ratio must be above 0 and at most 100.")
         if self.lora_loss_region not in LORA_LOSS_REGIONS:
             raise InputError(f"The LoRA phase's loss region is one of {', '.join(LORA_LOSS_REGIONS)}, "
                              f"not {self.lora_loss_region!r}.")

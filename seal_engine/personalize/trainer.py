@@ -136,6 +136,10 @@ def build_components(cfg: PersonalizeConfig) -> list[Component]:
         from .edit_consistency import EditConsistency
 
         comps.append(EditConsistency())
+    if cfg.context_hold and cfg.base.trains_embeddings:
+        from .context_hold import ContextHold
+
+        comps.append(ContextHold())
     return comps
 
 
