@@ -97,7 +97,8 @@ def test_lora_only_keeps_rare_token_rows_and_baseline_records_components(tmp_pat
     concept = _run(model, tmp_path / "c", cfg)
     meta = concept.meta
     assert meta["components"] == {"attention_loss": False, "background_loss": False, "split_merge": False,
-                                  "layer_restriction": False, "image_start": False, "auto_caption": True}
+                                  "layer_restriction": False, "image_start": False, "auto_caption": True,
+                                  "context_hold": False}
     assert meta["component_records"]["auto_caption"]["caption"] is None  # no CLIP pair for this model: said why
     assert "started from the class word" in meta["component_records"]["auto_caption"]["reason"]
     assert meta["tokens"]["identity"]["init"] == "sks" and meta["tokens"]["context"] is None

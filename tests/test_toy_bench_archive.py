@@ -130,3 +130,20 @@ def test_screens_recorded_under_different_labels_pool_only_when_the_caller_says_
         screen(pairs, n_resamples=100)
     md, data = screen(pairs, n_resamples=100, same_setting=True)
     assert data["references"] == 36 and "engine defaults = engine defaults + {" in md
+
+
+def test_a_screen_of_the_current_defaults_stands_for_seal_when_named_third():
+    from seal_engine.toyworld.bench_screen import screen
+
+    draw = CELLS / "paper_seed0.jsonl"
+    shipped = SCREENS / "paper_seed0_context1.jsonl"
+    other = SCREENS / "paper_seed0_edit_ratio05.jsonl"
+    # the defaults screen against itself: zero against SEAL, and its TTF side is still the draw's
+    md, own = screen([(shipped, draw, shipped)], n_resamples=100)
+    assert own["paired"]["identity"]["seal"]["estimate"] == 0 and "from a screen (engine defaults + {" in md
+    _md, plain = screen([(shipped, draw)], n_resamples=100)
+    assert own["paired"]["identity"]["baseline"] == plain["paired"]["identity"]["baseline"]
+    _md, vs = screen([(other, draw, shipped)], n_resamples=100)
+    assert vs["means"]["identity"]["seal"] == plain["means"]["identity"]["screen"]
+    with pytest.raises(PoolError, match="is not a 'seal' screen of the draw"):
+        screen([(other, draw, SCREENS / "paper_seed1_context1.jsonl")])

@@ -87,6 +87,18 @@ hundred or more steps fit the character from the class word anyway while keeping
 start brought in. Those numbers are for the 150-step fit; with the 15-step fit (round 6; 8 steps since round 11) SEAL with
 the start reached 0.903 on `fast`, still below 0.911 without it, so it stays off there."""
 
+CONTEXT_HOLD_BY_SCHEDULE: dict[Schedule, bool] = {
+    Schedule.PAPER: True,
+    Schedule.FAST: False,
+    Schedule.QUALITY: False,
+}
+"""Whether the context hold (context_hold.py) runs when `context_hold` is not set. Measured on the
+toy world's protocol (docs/personalization.md, round 15): on `paper`, over four draws (72
+references), the asked emotion came back in about 0.05 more samples at the same identity; on
+`fast` (one draw), whose hundred-odd token steps must carry the character far from the class
+word, it cost identity (-0.025 [-0.044, -0.008]) and SEAL's edge over plain TTF went with it.
+`quality` was not measured, so it stays as `fast` has it."""
+
 ATTENTION_GRAD_RATIO_BY_SCHEDULE: dict[Schedule, float] = {
     Schedule.PAPER: 0.1,
     Schedule.FAST: 0.1,
@@ -140,8 +152,8 @@ class PersonalizeConfig:
     edit_consistency_attributes: tuple[str, ...] = ("emotion",)
     edit_consistency_grad_ratio: float = 0.5  # its gradient's share of the diffusion term's at a phase's start
     # context hold (context_hold.py): the caption's words keep reading as after the class word while the tokens train
-    context_hold: bool = False
-    context_hold_grad_ratio: float = 0.5  # its gradient's share of the diffusion term's at the embeddings phase's start
+    context_hold: Optional[bool] = None  # None: by schedule (CONTEXT_HOLD_BY_SCHEDULE)
+    context_hold_grad_ratio: float = 0.2  # its gradient's share of the diffusion term's at the embeddings phase's start (round 15: 0.5 cost identity)
     # SEAL component 2: split-merge tokens
     split_merge: bool = True
     context_init: str = "background"
@@ -348,6 +360,13 @@ class PersonalizeConfig:
             raise InputError(f"Unknown layer preset '{self.layer_preset}'; choose one of {', '.join(PRESET_NAMES)}.")
 
     @property
+    def uses_context_hold(self) -> bool:
+        """The context hold as set, else as the schedule has it (CONTEXT_HOLD_BY_SCHEDULE)."""
+        if self.context_hold is not None:
+            return bool(self.context_hold)
+        return CONTEXT_HOLD_BY_SCHEDULE[Schedule(self.schedule)]
+
+    @property
     def uses_image_start(self) -> bool:
         """The image start as set, else as the schedule has it (IMAGE_START_BY_SCHEDULE)."""
         if self.image_start is not None:
@@ -413,9 +432,9 @@ class PersonalizeConfig:
         return cls(**kwargs)
 
 
-SEAL_SWITCHES = ("image_start", "attention_loss", "background_loss", "split_merge", "layer_restriction")
-"""The switches of SEAL's parts (the paper's method section): the baseline turns them all off,
-an ablation one of them."""
+SEAL_SWITCHES = ("image_start", "attention_loss", "background_loss", "split_merge", "layer_restriction", "context_hold")
+"""The switches of SEAL's parts (the paper's method section, and the context hold that keeps its
+tokens from rewriting the caption's words): the baseline turns them all off, an ablation one of them."""
 
 
 def baseline_config(**overrides: Any) -> PersonalizeConfig:
@@ -430,4 +449,4 @@ def baseline_config(**overrides: Any) -> PersonalizeConfig:
 
 
 __all__ = ["BaseMethod", "Merge", "Schedule", "PersonalizeConfig", "ATTENTION_GRAD_RATIO_BY_SCHEDULE",
-           "IMAGE_START_BY_SCHEDULE", "SCHEDULE_LR", "SCHEDULE_STEPS", "baseline_config"]
+           "CONTEXT_HOLD_BY_SCHEDULE", "IMAGE_START_BY_SCHEDULE", "SCHEDULE_LR", "SCHEDULE_STEPS", "baseline_config"]

@@ -136,7 +136,7 @@ def build_components(cfg: PersonalizeConfig) -> list[Component]:
         from .edit_consistency import EditConsistency
 
         comps.append(EditConsistency())
-    if cfg.context_hold and cfg.base.trains_embeddings:
+    if cfg.uses_context_hold and cfg.base.trains_embeddings:
         from .context_hold import ContextHold
 
         comps.append(ContextHold())

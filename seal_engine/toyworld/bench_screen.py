@@ -25,9 +25,13 @@ def _mean(cells: list[dict], metric: str) -> float:
     return sum(per.values()) / max(1, len(per))
 
 
-def screen(pairs: Sequence[tuple[Path, Path]], schedule: str = "paper", variant: str = "seal",
+def screen(pairs: Sequence[tuple[Path, ...]], schedule: str = "paper", variant: str = "seal",
            n_resamples: int = 2000, same_setting: bool = False) -> tuple[str, dict]:
     """(markdown, json) of screens (run folder or archive, archived full draw) pooled over the pairs.
+
+    A pair may name a third run: a screen of the current defaults on the same draw, whose cells
+    then stand for "SEAL" in place of the draw's own (a draw archived before a default changed
+    still gives the plain-TTF side, and the new setting is compared with what ships now).
 
     A run records its setting as "engine defaults" plus its overrides, so a setting screened as an
     override and then shipped as the default reads differently on later draws. Such screens pool
@@ -35,9 +39,18 @@ def screen(pairs: Sequence[tuple[Path, Path]], schedule: str = "paper", variant:
     new: list[dict] = []
     against: dict[str, list[dict]] = {name: [] for name, _label in AGAINST}
     settings = set()
-    for i, (screen_run, draw) in enumerate(pairs):
+    shipped_from = set()
+    for i, (screen_run, draw, *defaults) in enumerate(pairs):
         meta, cells = load_run(Path(screen_run))
         draw_meta, draw_cells = load_run(Path(draw))
+        if defaults:
+            shipped_meta, shipped = load_run(Path(defaults[0]))
+            if shipped_meta.get("references") != draw_meta.get("references") or (schedule, variant) not in shipped:
+                raise PoolError(f"{defaults[0]} is not a '{variant}' screen of the draw {draw}.")
+            draw_cells = {**draw_cells, (schedule, "seal"): shipped[(schedule, variant)]}
+            shipped_from.add(f"a screen ({shipped_meta.get('settings', '?')})")
+        else:
+            shipped_from.add("the draw")
         if (schedule, variant) not in cells:
             raise PoolError(f"{screen_run} holds no '{variant}' cells on the '{schedule}' schedule.")
         missing = [name for name, _label in AGAINST if (schedule, name) not in draw_cells]
@@ -54,7 +67,7 @@ def screen(pairs: Sequence[tuple[Path, Path]], schedule: str = "paper", variant:
             against[name] += _keyed([c for c in draw_cells[(schedule, name)] if c["reference"] in refs], i)
     if len(settings) > 1 and not same_setting:
         raise PoolError(f"these screens ran different settings ({sorted(settings)}); pool one setting at a time.")
-    data: dict = {"settings": " = ".join(sorted(settings)), "references": len(new), "means": {}, "paired": {}}
+    data: dict = {"settings": " = ".join(sorted(settings)), "seal_from": sorted(shipped_from), "references": len(new), "means": {}, "paired": {}}
     for m in SCREEN_METRICS:
         data["means"][m] = {"screen": _mean(new, m), **{name: _mean(cells, m) for name, cells in against.items()}}
         data["paired"][m] = {name: paired(new, cells, m, n_resamples) for name, cells in against.items()}
@@ -69,6 +82,7 @@ def render(data: dict) -> str:
         return f"{d['estimate']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]" if d["n"] else "n/a"
 
     lines = [f"# Screen: {data['settings']} ({data['references']} references)", "",
+             f"SEAL's cells: from {' and '.join(data.get('seal_from') or ['the draw'])}.", "",
              "| metric | screen | SEAL | plain TTF | screen − SEAL | screen − TTF |", "|---|---|---|---|---|---|"]
     for m in SCREEN_METRICS:
         mean, p = data["means"][m], data["paired"][m]
