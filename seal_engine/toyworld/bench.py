@@ -190,6 +190,21 @@ def personalize_config(cfg: ToyBenchConfig, variant: str, schedule: str, ref: St
                              probe_attention=True, **{**VARIANT_FLAGS[variant], **extra})
 
 
+def seal_settings(cfg: ToyBenchConfig, schedule: str, ref: Sticker) -> dict[str, Any]:
+    """What the `seal` variant ran, resolved: "engine defaults" names a different thing after a
+    default changes, so pooling compares these (bench_pool.py)."""
+    from ..personalize.config import ATTENTION_GRAD_RATIO_BY_SCHEDULE, Schedule
+
+    pc = personalize_config(cfg, "seal", schedule, ref)
+    data = pc.to_dict()
+    data.update(uses_image_start=pc.uses_image_start, uses_context_hold=pc.uses_context_hold, steps=list(pc.steps()),
+                attention_grad_ratio=pc.attention_grad_ratio if pc.attention_grad_ratio is not None
+                else ATTENTION_GRAD_RATIO_BY_SCHEDULE[Schedule(schedule)])
+    for key in ("seed", "prompt_template", "background_words"):  # per draw or per reference, not a setting
+        data.pop(key, None)
+    return data
+
+
 def run_cell(cfg: ToyBenchConfig, variant: str, schedule: str, ref: Sticker, index: int, detector: Any,
              work: Path) -> dict:
     from ..evaluation.rigidity import mask_iou
@@ -398,6 +413,7 @@ def run_toy_bench(cfg: ToyBenchConfig, log: Any = print) -> tuple[Path, Path, di
             "settings": ("engine defaults" if not cfg.personalize_overrides else
                          f"engine defaults + {cfg.personalize_overrides}")
                         + (" + GROUND-TRUTH CAPTION (diagnostic)" if cfg.ground_truth_caption else ""),
+            "seal_settings": {sched: seal_settings(cfg, sched, refs[0]) for sched in cfg.schedules} if refs else {},
             "class word": CLASS_WORD, "mask": "automatic (masks.compute_mask auto)",
             "generation": f"DDIM {cfg.generation_steps} steps", "device": cfg.device,
             "seconds": round(time.perf_counter() - began, 1)}

@@ -50,6 +50,28 @@ def _keyed(cells: list[dict], run: int) -> list[dict]:
     return [{**c, "rows": [{**r, "reference": f"run{run}:{r['reference']}"} for r in c["rows"]]} for c in cells]
 
 
+def check_same_settings(metas: Sequence[dict], names: Sequence[Path]) -> None:
+    """Refuse runs whose SEAL ran differently. Runs record "engine defaults", which names something
+    else once a default changes, so runs that record their resolved settings (`seal_settings`) are
+    compared on those, schedule by schedule; a run without them (archived before they were recorded)
+    pools only with runs without them."""
+    recorded = [m.get("seal_settings") for m in metas]
+    if all(r is None for r in recorded):
+        return
+    if any(r is None for r in recorded):
+        old = [str(n) for n, r in zip(names, recorded) if r is None]
+        raise PoolError(f"{', '.join(old)} did not record what SEAL ran and the others did; "
+                        "pool runs of one version of the defaults.")
+    first = recorded[0]
+    for name, other in zip(names[1:], recorded[1:]):
+        for sched in set(first) & set(other):
+            differ = sorted(k for k in set(first[sched]) | set(other[sched])
+                            if first[sched].get(k) != other[sched].get(k))
+            if differ:
+                raise PoolError(f"{names[0]} and {name} ran SEAL differently on '{sched}' "
+                                f"({', '.join(differ)}); pool one setting at a time.")
+
+
 def pool_runs(out_dirs: Sequence[Path], n_resamples: int = 2000) -> tuple[str, dict]:
     """(markdown, json) of the pooled tables over every reference of every run (folders or archives)."""
     if len(out_dirs) < 2:
@@ -62,6 +84,7 @@ def pool_runs(out_dirs: Sequence[Path], n_resamples: int = 2000) -> tuple[str, d
     if len(protocols) > 1 or len(settings) > 1:
         raise PoolError(f"these runs differ in protocol or settings ({sorted(map(str, protocols | settings))}); "
                         "pool only replications of one setting.")
+    check_same_settings(metas, list(out_dirs))
     common = set(runs[0]).intersection(*runs[1:])
     if not common:
         raise PoolError("these runs share no (schedule, variant) row.")
