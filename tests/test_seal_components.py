@@ -392,7 +392,7 @@ def test_replace_phrase_replaces_whole_words_only():
 
 
 def test_context_alignment_pairs_the_words_after_the_subject_and_nothing_else():
-    from seal_engine.personalize.context_hold import context_alignment
+    from seal_engine.personalize.tokens import context_alignment
 
     BOS, EOS, A, STICKER, OF, ID, ID1, CREATURE, HAPPY, WAVE, ON, CTX, ORANGE, BG = range(14)
     ids = [BOS, A, STICKER, OF, ID, ID1, CREATURE, HAPPY, WAVE, ON, A, CTX, ORANGE, BG, EOS, EOS]

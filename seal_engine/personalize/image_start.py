@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from .component import Component
 from .edit_consistency import replace_phrase
+from .tokens import context_alignment
 
 if TYPE_CHECKING:  # pragma: no cover
     from .trainer import Trainer
@@ -80,7 +81,7 @@ class ImageStart(Component):
         eos = int(t.pipe.tokenizer.eos_token_id)
         all_prompts = prompts + edit_prompts
         cls_ids, _ = t.tokenize([_class_prompt(t, p) for p in all_prompts])
-        rows_at, id_at, cls_at = _context_positions(ids, cls_ids, eos)
+        rows_at, id_at, cls_at = _context_positions(ids, cls_ids, set(int(i) for i in t.id_ids.tolist()), eos)
         with torch.no_grad():
             cls_context = t.pipe.text_encoder(input_ids=cls_ids).last_hidden_state[rows_at, cls_at].float()
 
@@ -214,31 +215,23 @@ def _class_prompt(t: "Trainer", prompt: str) -> str:
     return " ".join(prompt.replace(t.names.identity_string, "").split())
 
 
-def _context_positions(ids: Any, cls_ids: Any, eos: int) -> tuple[Any, Any, Any]:
-    """(row, position in ids, position in cls_ids) of the tokens both prompts share after the subject.
-
-    The two prompts end alike (class word, the caption's words, EOS); the class word (it follows
-    the identity tokens, which it should read) and EOS (which should carry the image) are left out,
-    so what remains is the words the U-Net reads for emotion, pose and background."""
+def _context_positions(ids: Any, cls_ids: Any, identity: set[int], eos: int) -> tuple[Any, Any, Any]:
+    """(row, position in ids, position in cls_ids) of the words after the subject in both prompts
+    (tokens.context_alignment, which the context hold uses too); where no prompt has any, EOS (the
+    term then only keeps the scale)."""
     import torch
 
     rows, at_id, at_cls = [], [], []
     for r, (a, b) in enumerate(zip(ids.tolist(), cls_ids.tolist())):
-        ea = a.index(eos) if eos in a else len(a)
-        eb = b.index(eos) if eos in b else len(b)
-        n = 0
-        while n < min(ea, eb) and a[ea - 1 - n] == b[eb - 1 - n]:
-            n += 1
-        for k in range(1, n):  # skip the first shared token: the class word
+        for p, q in context_alignment(a, b, identity, identity, eos):
             rows.append(r)
-            at_id.append(ea - n + k)
-            at_cls.append(eb - n + k)
-    device = ids.device
-    if not rows:  # nothing follows the subject: compare EOS (the term then only keeps the scale)
+            at_id.append(p)
+            at_cls.append(q)
+    if not rows:
         rows = list(range(len(ids)))
         at_id = [a.index(eos) if eos in a else len(a) - 1 for a in ids.tolist()]
         at_cls = [b.index(eos) if eos in b else len(b) - 1 for b in cls_ids.tolist()]
-    as_t = lambda v: torch.tensor(v, device=device, dtype=torch.long)  # noqa: E731
+    as_t = lambda v: torch.tensor(v, device=ids.device, dtype=torch.long)  # noqa: E731
     return as_t(rows), as_t(at_id), as_t(at_cls)
 
 

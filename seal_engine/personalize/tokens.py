@@ -45,6 +45,27 @@ class TokenNames:
         return self.identity + ((self.context,) if self.context else ())
 
 
+def context_alignment(ids: list[int], cls_ids: list[int], identity: set[int], learned: set[int],
+                      eos: int) -> list[tuple[int, int]]:
+    """(position in `ids`, position in `cls_ids`) of the words after the subject, both prompts alike.
+
+    The class-word prompt is the training prompt without the learned tokens, so dropping them from
+    `ids` must give `cls_ids` token for token; the class word right after the identity tokens (it
+    should read the identity) and EOS and padding (the pooled side, which should carry the image)
+    are left out. Prompts that do not line up so (a tokenizer merging across a removed word) give
+    no pairs rather than wrong ones."""
+    end = ids.index(eos) if eos in ids else len(ids)
+    cls_end = cls_ids.index(eos) if eos in cls_ids else len(cls_ids)
+    kept = [p for p in range(end) if ids[p] not in learned]
+    if len(kept) != cls_end or any(ids[p] != cls_ids[q] for q, p in enumerate(kept)):
+        return []
+    identity_at = [p for p in range(end) if ids[p] in identity]
+    if not identity_at:
+        return []
+    class_word = identity_at[-1] + 1
+    return [(p, q) for q, p in enumerate(kept) if p > identity_at[0] and p != class_word]
+
+
 def unique_token(base: str, tokenizers: list[Any]) -> str:
     """`base`, or `base-2`, ... when a loaded concept already uses the name (diffusers expands by prefix)."""
     vocab: set[str] = set()
