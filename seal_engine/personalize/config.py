@@ -90,14 +90,14 @@ the start reached 0.903 on `fast`, still below 0.911 without it, so it stays off
 CONTEXT_HOLD_BY_SCHEDULE: dict[Schedule, bool] = {
     Schedule.PAPER: True,
     Schedule.FAST: False,
-    Schedule.QUALITY: False,
+    Schedule.QUALITY: True,
 }
 """Whether the context hold (context_hold.py) runs when `context_hold` is not set. Measured on the
 toy world's protocol (docs/personalization.md, round 15): on `paper`, over four draws (72
-references), the asked emotion came back in about 0.05 more samples at the same identity; on
-`fast` (one draw), whose hundred-odd token steps must carry the character far from the class
-word, it cost identity (-0.025 [-0.044, -0.008]) and SEAL's edge over plain TTF went with it.
-`quality` was not measured, so it stays as `fast` has it."""
+references), the asked emotion came back in about 0.04 more samples at the same identity; on
+`quality` (two draws, 18 references) +0.044 [+0.014, +0.081] at identity +0.000 [-0.014, +0.011];
+on `fast` (one draw, 18 references) it cost identity (-0.025 [-0.044, -0.008]) and SEAL's edge over
+plain TTF went with it, so it stays off there (why `fast` differs is not understood)."""
 
 ATTENTION_GRAD_RATIO_BY_SCHEDULE: dict[Schedule, float] = {
     Schedule.PAPER: 0.1,

@@ -57,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="let the identity tokens change how the caption's words after them read")
     hold.add_argument("--context-hold", action="store_true",
                       help="hold the caption's words as they read after the class word on every schedule "
-                           "(default: on the paper schedule only, where it was measured to help)")
+                           "(default: on the paper and quality schedules, off on fast, where it cost identity)")
     start = parser.add_argument_group("start and caption")
     image = start.add_mutually_exclusive_group()
     image.add_argument("--no-image-start", action="store_true",
