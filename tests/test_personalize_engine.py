@@ -44,7 +44,9 @@ def test_progress_events_losses_eta_and_previews(tmp_path, tiny_sd15_dir):
     train = [e for e in events if e.phase in ("embeddings", "lora")]
     assert [(e.phase, e.step, e.total) for e in train] == [("embeddings", 1, 3), ("embeddings", 2, 3),
                                                           ("embeddings", 3, 3), ("lora", 1, 2), ("lora", 2, 2)]
-    assert set(train[0].losses) == {"diffusion", "attention", "context_attention", "background", "total"}
+    # the quality schedule (short_config's) holds the caption's words too: context_hold
+    assert set(train[0].losses) == {"diffusion", "attention", "context_attention", "background", "context_hold",
+                                    "total"}
     assert all(np.isfinite(list(e.losses.values())).all() for e in train)
     assert train[-1].eta_s == 0 and train[0].eta_s is not None
     previews = [e for e in train if e.preview is not None]

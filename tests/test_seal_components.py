@@ -89,8 +89,11 @@ def test_the_weaker_ratio_of_the_long_schedule_still_raises_the_attention(tmp_pa
     # `quality` defaults to a third of the ratio (ATTENTION_GRAD_RATIO_BY_SCHEDULE: at 0.1 its 800
     # steps cost the emotion words); that weaker term must still act at `quality`'s own defaults
     # (class-word start, 400 + 400 steps; about a minute a run on one core). Measured: 0.664 -> 0.728, and
-    # 0.664 -> 0.676 without the attention loss. On `paper`'s 20 steps the weak term only slows the
-    # fall (0.612 -> 0.604 against 0.555 without it), so the short schedule keeps 0.1.
+    # 0.664 -> 0.676 without the attention loss; since the context hold is on for `quality` (round 15),
+    # which keeps the caption's words drawing their share of attention, 0.664 -> 0.685 and 0.664 ->
+    # 0.606 without the loss: a smaller rise, a larger difference the loss makes. On `paper`'s 20 steps
+    # the weak term only slows the fall (0.612 -> 0.604 against 0.555 without it), so the short
+    # schedule keeps 0.1.
     from seal_engine.personalize import PersonalizeConfig
 
     ratio = ATTENTION_GRAD_RATIO_BY_SCHEDULE[Schedule.QUALITY]
@@ -105,8 +108,8 @@ def test_the_weaker_ratio_of_the_long_schedule_still_raises_the_attention(tmp_pa
     before, after = att["probe_before"]["identity_inside"], att["probe_after"]["identity_inside"]
     assert before == off["attention"]["probe_before"]["identity_inside"]  # same start
     off_after = off["attention"]["probe_after"]["identity_inside"]
-    assert after > before + 0.03, (before, after)
-    assert after > off_after + 0.02, (before, after, off_after)  # the loss, not the training, raises it
+    assert after > before + 0.01, (before, after)
+    assert after > off_after + 0.05, (before, after, off_after)  # the loss, not the training, raises it
 
 
 def test_gradient_of_the_attention_term_reaches_the_trained_parameters(toy_reference):
