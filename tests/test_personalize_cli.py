@@ -79,3 +79,15 @@ def test_error_paths_exit_2_with_one_line(tmp_path, ref_png, tiny_sd15_dir, caps
     err = _one_line_error(capsys, _code(["generate", *model, "--concept", str(tmp_path / "fake"), "--prompt",
                                          "a cat", "-o", str(tmp_path / "g")]))
     assert "not a SEAL concept" in err
+
+
+def test_start_and_hold_switches_are_on_off_or_left_to_the_schedule():
+    from seal_engine.cli import build_parser
+
+    def parsed(*flags):
+        args = build_parser().parse_args(["personalize", "ref.png", "-o", "out", *flags])
+        return args.image_start, args.context_hold
+
+    assert parsed() == (None, None)  # the schedule decides
+    assert parsed("--image-start", "--no-context-hold") == (True, False)
+    assert parsed("--no-image-start", "--context-hold") == (False, True)

@@ -52,19 +52,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     seal.add_argument("--edit-consistency", action="store_true",
                       help="also keep the caption's emotion words acting on the character (off by default: on the "
                            "toy world it traded identity for emotion accuracy; docs/personalization.md, round 13)")
-    hold = seal.add_mutually_exclusive_group()
-    hold.add_argument("--no-context-hold", action="store_true",
-                      help="let the identity tokens change how the caption's words after them read")
-    hold.add_argument("--context-hold", action="store_true",
-                      help="hold the caption's words as they read after the class word on every schedule "
-                           "(default: on the paper and quality schedules, off on fast, where it cost identity)")
+    # on, off, or None: as the schedule has it (CONTEXT_HOLD_BY_SCHEDULE, IMAGE_START_BY_SCHEDULE)
+    seal.add_argument("--context-hold", action=argparse.BooleanOptionalAction, default=None,
+                      help="hold the caption's words as they read after the class word while the tokens train, or "
+                           "not (default: on the paper and quality schedules, off on fast, where it cost identity)")
     start = parser.add_argument_group("start and caption")
-    image = start.add_mutually_exclusive_group()
-    image.add_argument("--no-image-start", action="store_true",
-                       help="start the identity tokens from the class word, not the reference's image embedding")
-    image.add_argument("--image-start", action="store_true",
-                       help="start from the reference's image embedding on every schedule (default: on the "
-                            "paper schedule only, where it was measured to help)")
+    start.add_argument("--image-start", action=argparse.BooleanOptionalAction, default=None,
+                       help="start the identity tokens from the reference's image embedding, or from the class "
+                            "word (default: on the paper schedule only, where it was measured to help)")
     start.add_argument("--no-caption", action="store_true",
                        help="do not caption the reference automatically (train with 'a sticker of <id>')")
     start.add_argument("--caption", metavar="TEMPLATE",
@@ -140,8 +135,7 @@ def run(args: argparse.Namespace) -> int:
         class_word=args.class_word, attention_loss=not args.no_attention_loss,
         attention_weight=args.attention_weight, split_merge=not args.no_split_merge,
         background_loss=not args.no_background_loss, merge=args.merge, edit_consistency=args.edit_consistency,
-        context_hold=False if args.no_context_hold else (True if args.context_hold else None),
-        image_start=False if args.no_image_start else (True if args.image_start else None),
+        context_hold=args.context_hold, image_start=args.image_start,
         auto_caption=not args.no_caption, prompt_template=args.caption, image_tower=args.image_tower,
         layer_restriction=not args.no_layer_restriction, layer_preset=args.layers,
         layer_patterns=args.layer_pattern, lora_rank=args.lora_rank, resolution=args.resolution,
