@@ -58,8 +58,7 @@ class ContextHold(Component):
             self.why_not = "no training prompt has words after the identity tokens that line up with the class-word prompt"
             t.report(f"Context hold is off: {self.why_not}.")
             return
-        with torch.no_grad():
-            cls_embeds, _pooled = t.encode((cls_ids, cls_ids2), grad=False)
+        cls_embeds, _pooled = t.encode((cls_ids, cls_ids2), grad=False)
         aligned = torch.gather(cls_embeds.float(), 1, gather.unsqueeze(-1).expand(-1, -1, cls_embeds.shape[-1]))
         self.mask = mask.view(n, k, -1)
         self.target = aligned.view(n, k, *aligned.shape[1:])
