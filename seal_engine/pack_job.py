@@ -102,14 +102,15 @@ def slug(text: str, limit: int = 32) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:limit] or "sticker"
 
 
-def concept_cache_key(reference: Any, mask: Any, model_id: str, config: Any) -> str:
-    """Same pixels, same mask, same model, same settings -> the same learned concept."""
+def concept_cache_key(reference: Any, mask: Any, model_id: str, arch: Any, config: Any) -> str:
+    """Same pixels, same mask, same model, same settings as run (the schedule's defaults filled in,
+    so a changed default learns anew) -> the same learned concept."""
     h = hashlib.sha256()
     for img in (reference, mask):
         buf = io.BytesIO()
         img.save(buf, format="PNG")
         h.update(hashlib.sha256(buf.getvalue()).digest())
-    settings = {k: v for k, v in config.to_dict().items() if not k.startswith("preview")}
+    settings = {k: v for k, v in config.run_settings(arch).items() if not k.startswith("preview")}
     h.update(json.dumps({"model": model_id, "settings": settings}, sort_keys=True, default=str).encode())
     return h.hexdigest()[:20]
 
@@ -327,7 +328,7 @@ def _concept(job, model, reference, mask, config, phases, progress, cancel):
         return load_concept(job.concept_dir), True
     from .locks import concept_lock
 
-    key = concept_cache_key(reference, mask, model.model_id, config)
+    key = concept_cache_key(reference, mask, model.model_id, model.arch, config)
     folder = concepts_cache_dir() / key
     phases.start("personalize", "Learning the character")
     # One run learns a given concept at a time; a second one waits here and then reuses it.

@@ -127,3 +127,27 @@ def test_builtin_presets_load():
     presets = builtin_presets()
     assert len(presets) >= 5 and all(len(p.items) >= 8 for p in presets)
     assert load_preset("daily-emotions").items
+
+
+def test_concept_cache_key_follows_the_settings_as_run_not_as_written(monkeypatch):
+    """A concept learned before a schedule's default changed is not reused after it (the key holds
+    the resolved switches), and spelling out a default names the same concept as leaving it."""
+    from PIL import Image
+
+    from seal_engine.architecture import Architecture
+    from seal_engine.pack_job import concept_cache_key
+    from seal_engine.personalize import config as config_module
+
+    ref, mask = Image.new("RGBA", (8, 8), (200, 40, 40, 255)), Image.new("L", (8, 8), 255)
+
+    def key(**kw):
+        return concept_cache_key(ref, mask, "m", Architecture.SD1, PersonalizeConfig(schedule="quality", **kw))
+
+    default = key()
+    assert key(context_hold=config_module.CONTEXT_HOLD_BY_SCHEDULE[config_module.Schedule.QUALITY]) == default
+    assert key(lora_steps=config_module.SCHEDULE_STEPS[config_module.Schedule.QUALITY][
+        config_module.BaseMethod.TI_LORA][1]) == default
+    assert key(preview_every=7) == default  # previews do not change what is learned
+    monkeypatch.setitem(config_module.CONTEXT_HOLD_BY_SCHEDULE, config_module.Schedule.QUALITY,
+                        not config_module.CONTEXT_HOLD_BY_SCHEDULE[config_module.Schedule.QUALITY])
+    assert key() != default

@@ -257,14 +257,6 @@ class CharacterStore:
             cid = int(cur.lastrowid)
         return next(c for c in self.concepts(character_id) if c.id == cid)
 
-    def find_concept(self, character_id: int, base_model: str, settings: dict[str, Any]) -> Optional[Concept]:
-        wanted = json.dumps(settings, sort_keys=True)
-        for concept in self.concepts(character_id):
-            if concept.base_model == base_model and json.dumps(concept.settings, sort_keys=True) == wanted \
-                    and concept.path.is_dir():
-                return concept
-        return None
-
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "character"

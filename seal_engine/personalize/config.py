@@ -409,6 +409,14 @@ class PersonalizeConfig:
             layer_preset=(self.layer_preset or default_preset(arch)) if self.layer_restriction else "all",
         )
 
+    def run_settings(self, arch: Architecture) -> dict[str, Any]:
+        """Every setting as a run on `arch` uses it, the switches left to the schedule included: what
+        names a learned concept, so a concept learned before a default changed is not taken for one
+        learned after (the concept cache's key)."""
+        data = self.resolve(arch).to_dict()
+        data.update(image_start=self.uses_image_start, context_hold=self.uses_context_hold)
+        return data
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["base"] = BaseMethod(self.base).value
