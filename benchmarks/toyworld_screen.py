@@ -27,6 +27,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("pairs", nargs="+", help="SCREEN:DRAW or SCREEN:DRAW:DEFAULTS")
     ap.add_argument("--schedule", default="paper")
+    ap.add_argument("--variant", default="seal", help="the screen's variant (default: seal under an override)")
     ap.add_argument("--same-setting", action="store_true",
                     help="pool screens recorded under different labels (e.g. an override, later the default)")
     args = ap.parse_args()
@@ -38,7 +39,7 @@ def main() -> int:
             return 2
         pairs.append(tuple(Path(p) for p in parts))
     try:
-        md, _data = screen(pairs, schedule=args.schedule, same_setting=args.same_setting)
+        md, _data = screen(pairs, schedule=args.schedule, variant=args.variant, same_setting=args.same_setting)
     except (PoolError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

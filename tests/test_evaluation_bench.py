@@ -135,3 +135,14 @@ def test_variant_parsing():
     assert parse_variants("seal, baseline,seal") == ["seal", "baseline"]
     with pytest.raises(InputError):
         parse_variants("")
+
+
+def test_the_uncaptioned_baseline_is_the_baseline_with_only_the_caption_taken_away():
+    """The beside-row baseline (a LoRA trainer's fixed prompt) must differ from the captioned
+    baseline in the caption alone, or its table would mix two questions."""
+    from seal_engine.evaluation.bench import VARIANT_FLAGS
+    from seal_engine.personalize.config import PersonalizeConfig
+
+    plain, captioned = VARIANT_FLAGS["baseline-no-caption"], VARIANT_FLAGS["baseline"]
+    assert {k: v for k, v in plain.items() if k != "auto_caption"} == captioned
+    assert plain["auto_caption"] is False and PersonalizeConfig().auto_caption is True

@@ -52,6 +52,7 @@ def _variants() -> dict[str, dict[str, object]]:
         else:
             out[("no-" if on else "with-") + name.replace("_", "-")] = {**seal, name: not on}
     out["no-caption"] = {**seal, "auto_caption": False}
+    out["baseline-no-caption"] = {**out["baseline"], "auto_caption": False}
     out["seal-merge-context"] = {**seal, "merge": "identity+context"}
     return out
 
@@ -65,7 +66,9 @@ defaults), and `no-X` / `with-X` take one away or add one that is off by default
 `image-start-only` is the baseline with SEAL's start and none of its regularizers, so SEAL minus
 it is what the regularizers add. The image start is on by default on `paper` only
 (IMAGE_START_BY_SCHEDULE): `no-image-start` and `with-image-start` force it either way. The
-caption is the app's training prompt for every run (`no-caption` takes it away from SEAL)."""
+caption is the app's training prompt for every run (`no-caption` takes it away from SEAL;
+`baseline-no-caption` is plain TTF as a LoRA trainer prompts it, "a sticker of <id> creature": a
+baseline the app never is, reported beside the captioned one and never in its place)."""
 
 DEFAULT_VARIANTS = tuple(VARIANT_FLAGS)
 METRICS_VERSION = 1
