@@ -37,7 +37,7 @@ def models_cache_dir() -> Path:
 
 
 def concepts_cache_dir() -> Path:
-    """Learned concepts reused across jobs, keyed by image hash, model and settings."""
+    """Learned concepts reused across jobs, keyed by image hash, model and the settings as run."""
     return _sub("concepts")
 
 
