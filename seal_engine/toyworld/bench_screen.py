@@ -67,7 +67,7 @@ def screen(pairs: Sequence[tuple[Path, ...]], schedule: str = "paper", variant: 
             against[name] += _keyed([c for c in draw_cells[(schedule, name)] if c["reference"] in refs], i)
     if len(settings) > 1 and not same_setting:
         raise PoolError(f"these screens ran different settings ({sorted(settings)}); pool one setting at a time.")
-    data: dict = {"settings": " = ".join(sorted(settings)), "seal_from": sorted(shipped_from), "references": len(new), "means": {}, "paired": {}}
+    data: dict = {"variant": variant, "settings": " = ".join(sorted(settings)), "seal_from": sorted(shipped_from), "references": len(new), "means": {}, "paired": {}}
     for m in SCREEN_METRICS:
         data["means"][m] = {"screen": _mean(new, m), **{name: _mean(cells, m) for name, cells in against.items()}}
         data["paired"][m] = {name: paired(new, cells, m, n_resamples) for name, cells in against.items()}
@@ -81,7 +81,8 @@ def render(data: dict) -> str:
     def diff(d: dict) -> str:
         return f"{d['estimate']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]" if d["n"] else "n/a"
 
-    lines = [f"# Screen: {data['settings']} ({data['references']} references)", "",
+    named = "" if data.get("variant", "seal") == "seal" else f"`{data['variant']}`, "
+    lines = [f"# Screen: {named}{data['settings']} ({data['references']} references)", "",
              f"SEAL's cells: from {' and '.join(data.get('seal_from') or ['the draw'])}.", "",
              "| metric | screen | SEAL | plain TTF | screen − SEAL | screen − TTF |", "|---|---|---|---|---|---|"]
     for m in SCREEN_METRICS:
