@@ -85,7 +85,9 @@ with it 0.844 against 0.911 without it on `fast`, 0.881 on `quality` where plain
 0.947): a CLIP image embedding carries the reference's pose, framing and background, and a
 hundred or more steps fit the character from the class word anyway while keeping what the
 start brought in. Those numbers are for the 150-step fit; with the 15-step fit (round 6; 8 steps since round 11) SEAL with
-the start reached 0.903 on `fast`, still below 0.911 without it, so it stays off there."""
+the start reached 0.903 on `fast`, still below 0.911 without it, so it stays off there. Measured
+again on a fresh `quality` draw at round 16's code (18 references): identity -0.011 [-0.028, +0.000]
+against SEAL without it, and 46% more time."""
 
 CONTEXT_HOLD_BY_SCHEDULE: dict[Schedule, bool] = {
     Schedule.PAPER: True,
@@ -96,8 +98,9 @@ CONTEXT_HOLD_BY_SCHEDULE: dict[Schedule, bool] = {
 toy world's protocol (docs/personalization.md, round 15): on `paper`, over four draws (72
 references), the asked emotion came back in about 0.04 more samples at the same identity; on
 `quality` (two draws, 18 references) +0.044 [+0.014, +0.081] at identity +0.000 [-0.014, +0.011];
-on `fast` (one draw, 18 references) it cost identity (-0.025 [-0.044, -0.008]) and SEAL's edge over
-plain TTF went with it, so it stays off there (why `fast` differs is not understood)."""
+on `fast` it cost identity on both draws (-0.025 [-0.044, -0.008], then -0.044 [-0.081, -0.014]), so
+it stays off there: in 100 token steps from the class word it shortens the rows' travel, where 400
+steps find a direction that draws the character and leaves the words alone (round 16)."""
 
 ATTENTION_GRAD_RATIO_BY_SCHEDULE: dict[Schedule, float] = {
     Schedule.PAPER: 0.1,
