@@ -130,8 +130,9 @@ class ModelCache:
 
 
 def concept_key(schedule: str, seed: int, edit_consistency: bool = False) -> dict[str, Any]:
-    """What identifies a reusable concept for a character (besides the base model); the opt-in
-    component is named only when on, so concepts recorded before it keep their key."""
+    """How a character's concept was learned, as its *Learned concepts* list shows it (the engine's
+    cache key, `pack_job.concept_cache_key`, decides reuse); the opt-in component is named only when
+    on, so concepts recorded before it read as before."""
     key = {"schedule": schedule, "seed": seed, "base": "ti+lora", "seal": True}
     if edit_consistency:
         key["edit_consistency"] = True
