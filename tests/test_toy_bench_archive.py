@@ -162,3 +162,9 @@ def test_runs_of_different_versions_of_the_defaults_do_not_pool():
     with pytest.raises(PoolError, match="ran SEAL differently on 'paper' \\(context_hold_grad_ratio\\)"):
         check_same_settings([a, b], ["x", "y"])
     check_same_settings([{}, {}], ["x", "y"])  # neither recorded: as before
+    # a setting added after a run was recorded: the older run ran its default, and only that pools
+    c = {"seal_settings": {"paper": {**a["seal_settings"]["paper"], "context_hold_from": 0.0}}}
+    d = {"seal_settings": {"paper": {**a["seal_settings"]["paper"], "context_hold_from": 0.5}}}
+    check_same_settings([a, c], ["x", "y"])
+    with pytest.raises(PoolError, match="context_hold_from"):
+        check_same_settings([a, d], ["x", "y"])

@@ -132,6 +132,10 @@ def _attribute_names(value: Any, what: str) -> tuple[str, ...]:
 
 @dataclass
 class PersonalizeConfig:
+    """Every setting of one personalization run. A field added later defaults to what runs did
+    before it existed: concepts and toy-bench records written earlier lack it and read as its
+    default (from_dict; bench_pool.check_same_settings)."""
+
     base: BaseMethod = BaseMethod.TI_LORA
     # SEAL component 1: semantic-guided spatial attention loss
     attention_loss: bool = True

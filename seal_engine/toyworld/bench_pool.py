@@ -62,11 +62,17 @@ def check_same_settings(metas: Sequence[dict], names: Sequence[Path]) -> None:
         old = [str(n) for n, r in zip(names, recorded) if r is None]
         raise PoolError(f"{', '.join(old)} did not record what SEAL ran and the others did; "
                         "pool runs of one version of the defaults.")
+    from ..personalize.config import PersonalizeConfig
+
+    # A setting added after a run was recorded is absent from its record: that run did what the
+    # setting's default does (a new field defaults to the behaviour before it; config.py).
+    added_later = PersonalizeConfig().to_dict()
     first = recorded[0]
     for name, other in zip(names[1:], recorded[1:]):
         for sched in set(first) & set(other):
-            differ = sorted(k for k in set(first[sched]) | set(other[sched])
-                            if first[sched].get(k) != other[sched].get(k))
+            a, b = first[sched], other[sched]
+            differ = sorted(k for k in set(a) | set(b)
+                            if a.get(k, added_later.get(k)) != b.get(k, added_later.get(k)))
             if differ:
                 raise PoolError(f"{names[0]} and {name} ran SEAL differently on '{sched}' "
                                 f"({', '.join(differ)}); pool one setting at a time.")
