@@ -161,7 +161,6 @@ class PersonalizeConfig:
     # context hold (context_hold.py): the caption's words keep reading as after the class word while the tokens train
     context_hold: Optional[bool] = None  # None: by schedule (CONTEXT_HOLD_BY_SCHEDULE)
     context_hold_grad_ratio: float = 0.2  # its gradient's share of the diffusion term's at the embeddings phase's start (round 15: 0.5 cost identity)
-    context_hold_from: float = 0.0  # the share of the embeddings phase the rows train before the hold acts (round 16)
     # SEAL component 2: split-merge tokens
     split_merge: bool = True
     context_init: str = "background"
@@ -256,7 +255,7 @@ class PersonalizeConfig:
             if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Integral)):
                 raise InputError(f"{name.replace('_', ' ').capitalize()} must be a whole number, not {v!r}.")
         for name in ("attention_weight", "attention_grad_ratio", "attention_outside_weight", "attention_coverage_weight", "attention_min_score",
-                     "attention_keep_fraction", "background_weight", "edit_consistency_grad_ratio", "context_hold_grad_ratio", "context_hold_from", "image_start_lr", "image_start_edit_share", "image_start_context_weight", "embedding_lr", "lora_lr",
+                     "attention_keep_fraction", "background_weight", "edit_consistency_grad_ratio", "context_hold_grad_ratio", "image_start_lr", "image_start_edit_share", "image_start_context_weight", "embedding_lr", "lora_lr",
                      "weight_decay", "max_shift", "subject_margin", "backdrop_share"):
             v = getattr(self, name, 0.0)
             if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Real)):
@@ -284,8 +283,6 @@ class PersonalizeConfig:
             raise InputError("The edit-consistency gradient ratio must be above 0 and at most 100.")
         if not 0 < self.context_hold_grad_ratio <= 100:
             raise InputError("The context hold's gradient ratio must be above 0 and at most 100.")
-        if not 0 <= self.context_hold_from < 1:
-            raise InputError("The share of the token steps before the context hold acts must be at least 0 and below 1.")
         if self.lora_loss_region not in LORA_LOSS_REGIONS:
             raise InputError(f"The LoRA phase's loss region is one of {', '.join(LORA_LOSS_REGIONS)}, "
                              f"not {self.lora_loss_region!r}.")

@@ -86,8 +86,6 @@ class ContextHold(Component):
     def loss(self, t: "Trainer", step: Step) -> dict[str, Term]:
         if self.why_not or step.phase != "embeddings":  # the LoRA phase's text side is frozen
             return {}
-        if step.index > 0 and step.index <= t.cfg.context_hold_from * t.cfg.embedding_steps:
-            return {}  # the rows travel first (index 0 is the phase's balance, which sets the weight)
         return {"context_hold": Term(self._value(step.embeds, step.views, step.subsets), None,
                                      t.cfg.context_hold_grad_ratio)}
 
@@ -99,5 +97,4 @@ class ContextHold(Component):
         if self.why_not:
             return {"active": False, "reason": self.why_not}
         return {"active": True, "acts_in": ["embeddings"], "grad_ratio": t.cfg.context_hold_grad_ratio,
-                "acts_from_step": int(t.cfg.context_hold_from * t.cfg.embedding_steps) + 1,
                 "held_tokens": self.tokens, "cosine_before": self.before, "cosine_after": self.after}
