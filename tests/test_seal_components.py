@@ -450,37 +450,4 @@ def test_a_context_hold_ratio_outside_its_range_is_refused_in_one_sentence():
     for ratio in (0.0, 101.0, float("nan")):
         with pytest.raises(InputError, match="context hold|must be"):
             _config(context_hold_grad_ratio=ratio).validate()
-    for share in (-0.1, 1.0, float("nan")):
-        with pytest.raises(InputError, match="(?i)context hold"):
-            _config(context_hold_from=share).validate()
 
-
-def test_context_hold_from_lets_the_rows_train_alone_first_and_still_weighs_the_hold_at_the_start(
-        toy_reference, monkeypatch):
-    from seal_engine.personalize.context_hold import ContextHold
-    from seal_engine.personalize.trainer import Trainer
-
-    acted: list[int] = []
-    loss = ContextHold.loss
-
-    def counting(self, t, step):
-        terms = loss(self, t, step)
-        if terms:
-            acted.append(step.index)
-        return terms
-
-    monkeypatch.setattr(ContextHold, "loss", counting)
-    image, mask = toy_reference
-    model = _toy_model()
-    cfg = _config(context_hold=True, context_hold_from=0.5, image_start=False, embedding_steps=10,
-                  lora_steps=1).resolve(model.arch)
-    trainer = Trainer(model, cfg, "creature", lambda e: None, None)
-    trainer.setup(image, mask)
-    try:
-        trainer.train()
-        comp = next(c for c in trainer.components if c.name == "context_hold")
-        assert acted == [0, 6, 7, 8, 9, 10]  # the balance at index 0 sets its weight; it acts from step 6
-        assert trainer.balance["embeddings"]["context_hold"]["can_act"]
-        assert comp.record(trainer)["acts_from_step"] == 6
-    finally:
-        trainer.abort()

@@ -163,8 +163,8 @@ def test_runs_of_different_versions_of_the_defaults_do_not_pool():
         check_same_settings([a, b], ["x", "y"])
     check_same_settings([{}, {}], ["x", "y"])  # neither recorded: as before
     # a setting added after a run was recorded: the older run ran its default, and only that pools
-    c = {"seal_settings": {"paper": {**a["seal_settings"]["paper"], "context_hold_from": 0.0}}}
-    d = {"seal_settings": {"paper": {**a["seal_settings"]["paper"], "context_hold_from": 0.5}}}
+    c = {"seal_settings": {"paper": {**a["seal_settings"]["paper"], "image_start_steps": 8}}}  # its default
+    d = {"seal_settings": {"paper": {**a["seal_settings"]["paper"], "image_start_steps": 12}}}
     check_same_settings([a, c], ["x", "y"])
-    with pytest.raises(PoolError, match="context_hold_from"):
+    with pytest.raises(PoolError, match="image_start_steps"):
         check_same_settings([a, d], ["x", "y"])

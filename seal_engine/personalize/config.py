@@ -100,7 +100,8 @@ references), the asked emotion came back in about 0.04 more samples at the same 
 `quality` (two draws, 18 references) +0.044 [+0.014, +0.081] at identity +0.000 [-0.014, +0.011];
 on `fast` it cost identity on both draws (-0.025 [-0.044, -0.008], then -0.044 [-0.081, -0.014]), so
 it stays off there: in 100 token steps from the class word it shortens the rows' travel, where 400
-steps find a direction that draws the character and leaves the words alone (round 16)."""
+steps find a direction that draws the character and leaves the words alone; holding only the second
+half of the 100 steps cost the same (round 16)."""
 
 ATTENTION_GRAD_RATIO_BY_SCHEDULE: dict[Schedule, float] = {
     Schedule.PAPER: 0.1,
