@@ -1,0 +1,65 @@
+"""One toy reference of a draw, run again under several variants: which SEAL part a per-reference
+result comes from.
+
+    python benchmarks/toyworld_one_reference.py --seed 10 --reference square-red-none-sad-down-full \
+        --variants seal,no-image-start,no-context-hold,baseline
+
+Each line is the same cell `toyworld_seal.py` computes for that reference (same prompts, seeds
+and detectors), so a variant already in a draw's archive reads back its numbers exactly. Used for
+docs/personalization.md round 16 (where SEAL's emotion copying comes from).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def main() -> int:
+    import torch
+
+    from seal_engine.errors import InputError
+    from seal_engine.evaluation.bench import parse_variants
+    from seal_engine.toyworld.bench import ToyBenchConfig, draw_references, ref_id, run_cell
+    from seal_engine.toyworld.detectors import Detector
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seed", type=int, required=True, help="the draw")
+    ap.add_argument("--reference", required=True, help="a prefix of the reference's name in that draw")
+    ap.add_argument("--variants", default="seal,baseline")
+    ap.add_argument("--schedule", default="paper")
+    args = ap.parse_args()
+    try:
+        variants = parse_variants(args.variants)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    torch.set_num_threads(1)
+    cfg = ToyBenchConfig(out_dir=Path(tempfile.gettempdir()), seed=args.seed, schedules=[args.schedule])
+    matches = [(i, r) for i, r in enumerate(draw_references(cfg)) if ref_id(r).startswith(args.reference)]
+    if not matches:
+        print(f"error: no reference of draw {args.seed} starts with '{args.reference}'.", file=sys.stderr)
+        return 2
+    detector = Detector(cfg.detector, device="cpu")
+    print("| reference | variant | identity | emotion acc. | emotion copy | rigidity |")
+    print("|---|---|---|---|---|---|")
+    for index, ref in matches:
+        for variant in variants:
+            with tempfile.TemporaryDirectory() as tmp:
+                cell = run_cell(cfg, variant, args.schedule, ref, index, detector, Path(tmp))
+            rows = cell["rows"]
+
+            def mean(metric: str) -> float:
+                return sum(r[metric] or 0 for r in rows) / len(rows)
+
+            print(f"| {ref_id(ref)} | {variant} | {mean('identity'):.2f} | {mean('ok_emotion'):.2f} | "
+                  f"{mean('emotion_copy'):.2f} | {mean('rigidity'):.2f} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
