@@ -450,4 +450,3 @@ def test_a_context_hold_ratio_outside_its_range_is_refused_in_one_sentence():
     for ratio in (0.0, 101.0, float("nan")):
         with pytest.raises(InputError, match="context hold|must be"):
             _config(context_hold_grad_ratio=ratio).validate()
-
