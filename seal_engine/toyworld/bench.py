@@ -192,7 +192,9 @@ def personalize_config(cfg: ToyBenchConfig, variant: str, schedule: str, ref: St
 
 def seal_settings(cfg: ToyBenchConfig, schedule: str, ref: Sticker) -> dict[str, Any]:
     """What the `seal` variant ran, resolved: "engine defaults" names a different thing after a
-    default changes, so pooling compares these (bench_pool.py)."""
+    default changes, so pooling compares these (bench_pool.py). Not `PersonalizeConfig.run_settings`
+    (the concept cache's key, which needs the model's architecture): this record's keys are the ones
+    the archived draws hold, and pooling a new draw with them compares key by key."""
     from ..personalize.config import ATTENTION_GRAD_RATIO_BY_SCHEDULE, Schedule
 
     pc = personalize_config(cfg, "seal", schedule, ref)
