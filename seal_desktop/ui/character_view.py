@@ -102,6 +102,7 @@ class CharacterView(QWidget):
         self.preview = QLabel()
         self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.preview.setMinimumSize(200, 200)
+        self.preview.setWordWrap(True)  # the empty-state hint is wider than the panel at laptop sizes
         # its size comes from the layout, never from the pixmap it shows (or the window could not shrink back)
         self.preview.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         self.show_mask = QCheckBox("Show mask")

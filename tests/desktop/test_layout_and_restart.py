@@ -1,4 +1,5 @@
-"""The window fits a 1366x768 laptop screen even with long progress lines; after a restart the
+"""The window fits a 1366x768 laptop screen even with long progress lines (and the empty panel's
+hint is read whole there); after a restart the
 first character is shown (not only highlighted); jobs left pending wait for the user."""
 
 from __future__ import annotations
@@ -39,6 +40,22 @@ def test_minimum_size_fits_a_laptop_with_a_long_loss_line(make_window, qtbot):
         assert hint.width() <= 1366 and hint.height() <= 700, (type(dialog).__name__, hint)
         assert dialog.height() <= 700
         dialog.close()
+
+
+def test_the_empty_reference_panel_shows_its_whole_hint_at_laptop_size(make_window, qtbot):
+    from PySide6.QtCore import QRect, Qt
+    from PySide6.QtGui import QFontMetrics
+
+    window = make_window(start_queue=False)
+    window.resize(1280, 800)
+    qtbot.wait(50)
+    label = window.character.preview
+    assert label.pixmap().isNull() and "Drop reference images" in label.text()
+    flags = Qt.AlignmentFlag.AlignCenter | (Qt.TextFlag.TextWordWrap if label.wordWrap() else 0)
+    needed = QFontMetrics(label.font()).boundingRect(QRect(0, 0, label.contentsRect().width(), 10_000),
+                                                     int(flags), label.text())
+    assert needed.width() <= label.contentsRect().width(), (needed.width(), label.contentsRect().width())
+    assert needed.height() <= label.contentsRect().height()
 
 
 def test_first_character_is_shown_after_a_restart(make_window):
