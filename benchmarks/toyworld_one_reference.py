@@ -3,15 +3,18 @@ result comes from.
 
     python benchmarks/toyworld_one_reference.py --seed 10 --reference square-red-none-sad-down-full \
         --variants seal,no-image-start,no-context-hold,baseline
+    python benchmarks/toyworld_one_reference.py --seed 10 --reference square-red-none-sad-down-full \
+        --variants seal --override '{"embedding_steps": 1}'
 
 Each line is the same cell `toyworld_seal.py` computes for that reference (same prompts, seeds
 and detectors), so a variant already in a draw's archive reads back its numbers exactly. Used for
-docs/personalization.md round 16 (where SEAL's emotion copying comes from).
+docs/personalization.md rounds 16 and 18 (where SEAL's emotion copying comes from, and in which phase).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 from pathlib import Path
@@ -32,14 +35,22 @@ def main() -> int:
     ap.add_argument("--reference", required=True, help="a prefix of the reference's name in that draw")
     ap.add_argument("--variants", default="seal,baseline")
     ap.add_argument("--schedule", default="paper")
+    ap.add_argument("--override", default="{}", help="JSON of PersonalizeConfig overrides for every variant")
     args = ap.parse_args()
     try:
         variants = parse_variants(args.variants)
+        overrides = json.loads(args.override)
+        if not isinstance(overrides, dict):
+            raise InputError("--override must be a JSON object of PersonalizeConfig fields.")
+    except json.JSONDecodeError as exc:
+        print(f"error: --override is not JSON ({exc}).", file=sys.stderr)
+        return 2
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     torch.set_num_threads(1)
-    cfg = ToyBenchConfig(out_dir=Path(tempfile.gettempdir()), seed=args.seed, schedules=[args.schedule])
+    cfg = ToyBenchConfig(out_dir=Path(tempfile.gettempdir()), seed=args.seed, schedules=[args.schedule],
+                         personalize_overrides=overrides)
     matches = [(i, r) for i, r in enumerate(draw_references(cfg)) if ref_id(r).startswith(args.reference)]
     if not matches:
         print(f"error: no reference of draw {args.seed} starts with '{args.reference}'.", file=sys.stderr)
