@@ -32,6 +32,9 @@ class PresetsTab(QWidget):
 
         self.list = QListWidget()
         self.list.setMinimumWidth(150)
+        # long names end in "…" (the tooltip has them whole) rather than hiding behind a scroll bar
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.list.currentItemChanged.connect(self._selected)
         new = QPushButton("New")
         new.clicked.connect(self.new_preset)
@@ -125,7 +128,7 @@ class PresetsTab(QWidget):
         for p in self.store.all():
             item = QListWidgetItem(("🔒 " if p.builtin else "✎ ") + f"{p.name}  ({len(p.items)})")
             item.setData(Qt.ItemDataRole.UserRole, p.name)
-            item.setToolTip(p.description)
+            item.setToolTip(f"{p.name} ({len(p.items)} stickers)" + (f"\n{p.description}" if p.description else ""))
             self.list.addItem(item)
             if p.name == keep:
                 chosen = item

@@ -21,6 +21,21 @@ def test_builtin_presets_cover_the_required_sets():
         assert all(item.label and item.emoji and item.attributes for item in p.items)
 
 
+def test_long_preset_names_end_in_an_ellipsis_and_read_whole_in_the_tooltip(make_window, qtbot):
+    from PySide6.QtCore import Qt
+
+    window = make_window(start_queue=False)
+    window.resize(1280, 800)
+    window.tabs.setCurrentWidget(window.presets)
+    qtbot.wait(50)
+    view = window.presets.list
+    assert view.sizeHintForColumn(0) > view.viewport().width()  # some name is too long to show whole here
+    assert not view.horizontalScrollBar().isVisible()  # nothing hides to the right: the delegate elides
+    for i in range(view.count()):
+        name = view.item(i).data(Qt.ItemDataRole.UserRole)
+        assert view.item(i).toolTip().startswith(name)
+
+
 def test_preset_editor_duplicate_edit_reorder_save(make_window):
     window = make_window(start_queue=False)
     tab = window.presets
