@@ -267,7 +267,9 @@ class CharacterView(QWidget):
                 item.setToolTip(col, f"{c.path}\nBase model: {c.base_model}")
             self.concepts.addTopLevelItem(item)
         if not character.concepts:
-            self.concepts.addTopLevelItem(QTreeWidgetItem(["none yet — learned by the first job", "", ""]))
+            hint = QTreeWidgetItem(["none yet — learned by the first job", "", ""])
+            self.concepts.addTopLevelItem(hint)
+            hint.setFirstColumnSpanned(True)  # across the columns, so it does not widen the first one
         text = learned_caption(character.concepts[-1]) if character.concepts else ""
         self.learned_caption.setText(f"Last learned with: <i>{text}</i>" if text else "")
         self.learned_caption.setVisible(bool(text))

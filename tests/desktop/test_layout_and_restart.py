@@ -58,6 +58,19 @@ def test_the_empty_reference_panel_shows_its_whole_hint_at_laptop_size(make_wind
     assert needed.height() <= label.contentsRect().height()
 
 
+def test_the_no_concept_hint_leaves_every_column_in_view(make_window, qtbot):
+    window = make_window(start_queue=False)
+    window.resize(1280, 800)
+    window.add_files([DATA / "seal-transparent.png"])
+    qtbot.wait(50)
+    tree = window.character.concepts
+    assert tree.topLevelItemCount() == 1 and "none yet" in tree.topLevelItem(0).text(0)
+    header = tree.header()
+    last = header.count() - 1
+    assert header.sectionViewportPosition(last) + header.sectionSize(last) <= tree.viewport().width()
+    assert not tree.horizontalScrollBar().isVisible()
+
+
 def test_first_character_is_shown_after_a_restart(make_window):
     first = make_window(start_queue=False)
     c = first.add_files([DATA / "seal-transparent.png"])[0]
