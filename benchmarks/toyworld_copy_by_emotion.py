@@ -18,9 +18,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
+def _mean(cells: list[dict], metric: str) -> float:
+    vals = [r[metric] for c in cells for r in c["rows"] if r.get(metric) is not None]
+    return sum(vals) / len(vals) if vals else float("nan")
+
+
 def main() -> int:
     from seal_engine.toyworld.bench import APPEARANCE_FACTORS, CONTEXT_FACTORS, paired
-    from seal_engine.toyworld.bench_pool import PoolError, load_run
+    from seal_engine.toyworld.bench_pool import PoolError, _keyed, load_run
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("runs", nargs="+", type=Path, help="archives or run folders of one schedule")
@@ -33,29 +38,24 @@ def main() -> int:
         for i, run in enumerate(args.runs):
             _, cells = load_run(run)
             for variant in ("baseline", args.variant):
-                for cell in cells.get((args.schedule, variant), []):
+                for cell in _keyed(cells.get((args.schedule, variant), []), i):  # references paired within their draw
                     factors = dict(zip(names, cell["reference"].split("-")))
-                    rows = [{**r, "reference": f"run{i}:{r['reference']}"} for r in cell["rows"]]
                     for key in (f"emotion {factors['emotion']}",
                                 f"emotion {factors['emotion']}, accessory {factors['accessory']}"):
-                        groups.setdefault(key, {}).setdefault(variant, []).append({**cell, "rows": rows})
+                        groups.setdefault(key, {}).setdefault(variant, []).append(cell)
     except (PoolError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"| reference's | refs | TTF copy | SEAL copy | SEAL − TTF copy | SEAL − TTF emotion acc. |")
+    print("| reference's | refs | TTF copy | SEAL copy | SEAL − TTF copy | SEAL − TTF emotion acc. |")
     print("|---|---|---|---|---|---|")
     for key in sorted(groups, key=lambda k: (k.count(","), k)):
         base, seal = groups[key].get("baseline", []), groups[key].get(args.variant, [])
         if not base or not seal:
             continue
 
-        def mean(cells: list[dict], metric: str) -> float:
-            vals = [r[metric] for c in cells for r in c["rows"] if r.get(metric) is not None]
-            return sum(vals) / len(vals) if vals else float("nan")
-
         copy = paired(seal, base, "emotion_copy", 2000)
         emo = paired(seal, base, "ok_emotion", 2000)
-        print(f"| {key} | {copy['n']} | {100 * mean(base, 'emotion_copy'):.1f}% | {100 * mean(seal, 'emotion_copy'):.1f}% | "
+        print(f"| {key} | {copy['n']} | {100 * _mean(base, 'emotion_copy'):.1f}% | {100 * _mean(seal, 'emotion_copy'):.1f}% | "
               f"{100 * copy['estimate']:+.1f}% [{100 * copy['low']:+.1f}, {100 * copy['high']:+.1f}] | "
               f"{emo['estimate']:+.3f} [{emo['low']:+.3f}, {emo['high']:+.3f}] |")
     return 0

@@ -1,6 +1,6 @@
-"""The window fits a 1366x768 laptop screen even with long progress lines (and the empty panel's
-hint is read whole there); after a restart the
-first character is shown (not only highlighted); jobs left pending wait for the user."""
+"""The window fits a 1366x768 laptop screen even with long progress lines, and its hints are read
+whole there; after a restart the first character is shown (not only highlighted); jobs left
+pending wait for the user."""
 
 from __future__ import annotations
 
