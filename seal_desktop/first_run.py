@@ -23,7 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Optional
 
-from PySide6.QtCore import QThread, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QDialog, QFileDialog, QHBoxLayout, QLabel, QLayout, QProgressBar, QPushButton, QVBoxLayout,
                                QWidget)
 
@@ -32,6 +32,7 @@ from seal_engine.model_source import DEFAULT_MODEL, download_size_gb, is_cached,
 from seal_engine.paths import models_cache_dir, settings_path
 from seal_engine.progress import CancelToken, ProgressEvent
 
+from .gui_thread_gc import GuiCollectedThread
 from .settings import Settings, load_settings, save_settings
 
 SKIP_ENV = "SEAL_SKIP_FIRST_RUN"
@@ -80,7 +81,7 @@ def _gb(n: float) -> str:
     return f"{n / 1e9:.2f} GB"
 
 
-class DownloadThread(QThread):
+class DownloadThread(GuiCollectedThread):
     """Runs resolve(repo_id) off the GUI thread; every outcome arrives as a signal."""
 
     progressed = Signal(float, float, str)  # bytes done, bytes total (0: unknown), message

@@ -14,13 +14,14 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
-from PySide6.QtCore import QThread, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QImage
 
 from seal_engine.errors import Cancelled
 from seal_engine.progress import CancelToken, ProgressEvent
 
 from . import engine_adapter as ea
+from .gui_thread_gc import GuiCollectedThread
 
 PROGRESS_INTERVAL_S = 0.05
 
@@ -53,7 +54,7 @@ class Regenerate:
     cancel: CancelToken
 
 
-class JobWorker(QThread):
+class JobWorker(GuiCollectedThread):
     jobStarted = Signal(int)
     jobProgress = Signal(int, object)  # job id, dict
     stickerReady = Signal(int, object)  # job id, StickerOutcome
@@ -147,7 +148,7 @@ class JobWorker(QThread):
             self.regenerated.emit(job_id, task.result_id, outcome)
 
 
-class FunctionThread(QThread):
+class FunctionThread(GuiCollectedThread):
     """Runs one callable `fn(progress, cancel)` off the GUI thread (exports, downloads, refinishing)."""
 
     progressed = Signal(object)  # ProgressEvent-like dict

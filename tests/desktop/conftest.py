@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 
@@ -53,6 +54,10 @@ def no_thread_left(monkeypatch):
     for t in running:  # do not hang the session: let them end, then fail
         t.wait(10000)
     assert not running, f"QThread(s) left running after the test: {running}"
+    from seal_desktop import gui_thread_gc
+
+    gui_thread_gc.forget_finished()  # every worker has ended: automatic collection must be back
+    assert not gui_thread_gc.holding() and gc.isenabled()
 
 
 def _alive(thread) -> bool:
