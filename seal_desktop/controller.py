@@ -88,6 +88,7 @@ class QueueController(QObject):
         self.worker.jobFinished.connect(self._on_finished)
         self.worker.jobProgress.connect(self._on_progress)
         self.worker.stickerReady.connect(self._on_sticker)
+        self.worker.conceptReady.connect(self._on_concept)
         self.worker.regenerated.connect(self._on_regenerated)
         self.worker.warmedUp.connect(self._on_warmed_up)
         self.warmup_seconds: Optional[float] = None  # set once the engine's imports are done
@@ -422,16 +423,21 @@ class QueueController(QObject):
                                  kept=s.kept)
         self.resultsChanged.emit(job_id)
 
+    def _on_concept(self, job_id: int, concept_dir: Path, settings: dict) -> None:
+        """List the concept on its character as soon as it is saved, so a job cancelled while it
+        generates still shows what it learned (Retry and the next job reuse it)."""
+        job = self.ctx.jobs.get(job_id)
+        character = self.ctx.characters.get(job.character_id) if job and job.character_id is not None else None
+        if character is not None and all(c.path != Path(concept_dir) for c in character.concepts):
+            self.ctx.characters.add_concept(character.id, Path(concept_dir), job.settings["model"], settings)
+            self.charactersChanged.emit()
+
     def _on_finished(self, job_id: int, status: str, info: Any) -> None:
         job = self.ctx.jobs.get(job_id)
         if isinstance(info, ea.JobOutcome):
             if info.concept_dir is not None and job is not None:
                 self.ctx.jobs.set_setting(job_id, "concept_dir", str(info.concept_dir))
-                character = self.ctx.characters.get(job.character_id) if job.character_id is not None else None
-                if character is not None and all(c.path != info.concept_dir for c in character.concepts):
-                    self.ctx.characters.add_concept(character.id, info.concept_dir, job.settings["model"],
-                                                    info.concept_settings)
-                    self.charactersChanged.emit()
+                self._on_concept(job_id, info.concept_dir, info.concept_settings)
             timing = ", ".join(f"{k} {v:.1f}s" for k, v in info.seconds.items())
             self.ctx.jobs.finish(job_id, JobStatus.COMPLETED, message="; ".join(info.notes + [timing]))
         else:

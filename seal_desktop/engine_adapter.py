@@ -288,8 +288,8 @@ class _Streaming:
     stickers reach the gallery while the job runs and a cancelled job keeps the ones it made."""
 
     def __init__(self, spec: "JobSpec", progress: ProgressCallback, on_sticker: Callable[["StickerOutcome"], None],
-                 ) -> None:
-        self.spec, self.progress, self.on_sticker = spec, progress, on_sticker
+                 on_concept: Callable[[Path], None] = lambda path: None) -> None:
+        self.spec, self.progress, self.on_sticker, self.on_concept = spec, progress, on_sticker, on_concept
         self.finished: dict[tuple[int, int], StickerOutcome] = {}
 
     def __call__(self, event: ProgressEvent) -> None:
@@ -297,6 +297,8 @@ class _Streaming:
         if event.phase == "generate":
             for raw in event_paths(event):
                 self._finish(raw)
+        elif event.phase == "personalize" and event.path is not None:
+            self.on_concept(Path(event.path))  # learned (or reused) and saved, before any sticker
 
     def _finish(self, raw: Path) -> None:
         import json
@@ -322,10 +324,12 @@ class _Streaming:
 
 def run_job(spec: JobSpec, *, progress: ProgressCallback = no_progress,
             on_sticker: Callable[[StickerOutcome], None] = lambda s: None,
+            on_concept: Callable[[Path], None] = lambda path: None,
             cancel: Optional[CancelToken] = None, cache: Optional[ModelCache] = None) -> JobOutcome:
     """Delegates to seal_engine.pack_job.run_pack_job (the same function `seal pack` runs). Each image
     is finished and handed to `on_sticker` as soon as it is generated; at the end the chosen variant of
-    each item is reported again with its final sticker file (kept), the others unkept.
+    each item is reported again with its final sticker file (kept), the others unkept. `on_concept`
+    gets the concept's folder as soon as it is learned or found, before generation starts.
 
     Run again on the same `output_dir`, it resumes like `seal pack` does: the learned concept and every
     image already generated with the same prompt and seed are reused."""
@@ -345,7 +349,7 @@ def run_job(spec: JobSpec, *, progress: ProgressCallback = no_progress,
     progress(ProgressEvent("load", 0, 0, message="Loading the model…"))
     cache.clear()  # run_pack_job applies the concept to the model it gets: always hand it a clean one
     model = load_pipeline(spec.model, RuntimeOptions(**spec.runtime), progress=progress, cancel=cancel)
-    stream = _Streaming(spec, progress, on_sticker)
+    stream = _Streaming(spec, progress, on_sticker, on_concept)
     result = run_pack_job(job, model=model, progress=_PreviewingProgress(stream, spec.output_dir), cancel=cancel)
     cache.key = (spec.model, tuple(sorted(spec.runtime.items())), str(result.concept_dir))
     cache.model = model

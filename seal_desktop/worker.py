@@ -58,6 +58,7 @@ class JobWorker(GuiCollectedThread):
     jobStarted = Signal(int)
     jobProgress = Signal(int, object)  # job id, dict
     stickerReady = Signal(int, object)  # job id, StickerOutcome
+    conceptReady = Signal(int, object, object)  # job id, concept folder, how it was learned (concept_settings)
     jobFinished = Signal(int, str, object)  # job id, "completed"/"failed"/"cancelled", JobOutcome | ErrorInfo
     regenerated = Signal(int, int, object)  # job id, result id, StickerOutcome | ErrorInfo
     warmedUp = Signal(float)  # seconds the engine's imports took
@@ -117,6 +118,8 @@ class JobWorker(GuiCollectedThread):
         try:
             outcome = ea.run_job(task.spec, progress=self._progress_sink(job_id),
                                  on_sticker=lambda s: self.stickerReady.emit(job_id, s),
+                                 on_concept=lambda path: self.conceptReady.emit(job_id, path,
+                                                                                ea.concept_settings(task.spec)),
                                  cancel=task.cancel, cache=self.cache)
         except Cancelled as err:
             self.jobFinished.emit(job_id, "cancelled", ea.describe_error(err))

@@ -217,6 +217,8 @@ def _run_locked(job: PackJob, out: Path, *, model: Any, progress: ProgressCallba
     config = job.personalize or PersonalizeConfig(schedule=job.schedule)
     config.seed = config.seed if job.personalize else job.seed
     concept, reused = _concept(job, model, reference, mask_image, config, phases, progress, cancel)
+    # The concept is saved now: a listener can show it before the stickers exist (and keep it after a cancel).
+    progress(ProgressEvent("personalize", 1, 1, message="The character is learned", path=Path(concept.path)))
     from .concept import apply_concept
 
     identity = apply_concept(model, concept)

@@ -48,7 +48,7 @@ def describe_concept(concept: Any) -> tuple[str, str, str]:
         how.append("SEAL on" if s["seal"] else "SEAL off")
     if s.get("edit_consistency"):
         how.append("emotion words kept acting")
-    return f"Learned {when}", model, ", ".join(how)
+    return when, model, ", ".join(how)
 
 
 class CharacterView(QWidget):
@@ -133,12 +133,16 @@ class CharacterView(QWidget):
         ref_layout.addWidget(self.mask_info)
         ref_layout.addLayout(mask_row)
 
+        # Two columns and the "how" on a spanned line under each concept: three columns side by side
+        # do not fit the panel at laptop size, and a horizontal scroll bar hid the last one.
         self.concepts = QTreeWidget()
-        self.concepts.setHeaderLabels(["Learned", "Base model", "How"])
+        self.concepts.setHeaderLabels(["Learned", "Base model"])
         self.concepts.setRootIsDecorated(False)
-        for col in (0, 1):
-            self.concepts.header().setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
-        self.concepts.header().setStretchLastSection(True)
+        self.concepts.setIndentation(0)
+        self.concepts.header().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        self.concepts.header().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.concepts.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.concepts.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.concepts.setMaximumHeight(110)
         concept_box = QGroupBox("Learned concepts")
         QVBoxLayout(concept_box).addWidget(self.concepts)
@@ -262,12 +266,20 @@ class CharacterView(QWidget):
     def refresh_concepts(self, character: Any) -> None:
         self.concepts.clear()
         for c in character.concepts:
-            item = QTreeWidgetItem(list(describe_concept(c)))
-            for col in range(3):
-                item.setToolTip(col, f"{c.path}\nBase model: {c.base_model}")
+            when, model, how = describe_concept(c)
+            item = QTreeWidgetItem([when, model])
+            tip = f"{when}\nBase model: {c.base_model}\n{how}\n{c.path}"
+            for col in range(2):
+                item.setToolTip(col, tip)
             self.concepts.addTopLevelItem(item)
+            if how:
+                line = QTreeWidgetItem(item, [how])
+                line.setToolTip(0, tip)
+                line.setFirstColumnSpanned(True)
+                line.setForeground(0, self.palette().placeholderText())
+                item.setExpanded(True)
         if not character.concepts:
-            hint = QTreeWidgetItem(["none yet — learned by the first job", "", ""])
+            hint = QTreeWidgetItem(["none yet — learned by the first job", ""])
             self.concepts.addTopLevelItem(hint)
             hint.setFirstColumnSpanned(True)  # across the columns, so it does not widen the first one
         text = learned_caption(character.concepts[-1]) if character.concepts else ""

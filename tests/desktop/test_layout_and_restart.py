@@ -71,6 +71,26 @@ def test_the_no_concept_hint_leaves_every_column_in_view(make_window, qtbot):
     assert not tree.horizontalScrollBar().isVisible()
 
 
+def test_a_learned_concept_shows_when_model_and_how_without_scrolling_sideways(make_window, qtbot, tmp_path):
+    window = make_window(start_queue=False)
+    window.resize(1280, 800)
+    c = window.add_files([DATA / "seal-transparent.png"])[0]
+    how = {"schedule": "quality", "base": "ti+lora", "seed": 123456, "seal": True, "edit_consistency": True}
+    window.ctx.characters.add_concept(c.id, tmp_path / "concept", "stable-diffusion-v1-5/stable-diffusion-v1-5", how)
+    window.library.refresh()
+    qtbot.wait(50)
+    tree = window.character.concepts
+    assert tree.topLevelItemCount() == 1
+    row = tree.topLevelItem(0)
+    assert row.text(1) == "stable-diffusion-v1-5" and row.childCount() == 1 and row.isExpanded()
+    line = row.child(0)
+    assert "quality schedule" in line.text(0) and "seed 123456" in line.text(0) and line.isFirstColumnSpanned()
+    header = tree.header()
+    assert header.sectionViewportPosition(1) + header.sectionSize(1) <= tree.viewport().width()
+    assert tree.visualItemRect(line).isValid()  # the "how" line is drawn, not scrolled out of view
+    assert all(part in line.toolTip(0) for part in ("stable-diffusion-v1-5/stable-diffusion-v1-5", "seed 123456"))
+
+
 def test_first_character_is_shown_after_a_restart(make_window):
     first = make_window(start_queue=False)
     c = first.add_files([DATA / "seal-transparent.png"])[0]

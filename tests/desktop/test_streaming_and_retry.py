@@ -1,5 +1,5 @@
-"""Stickers reach the gallery while the job runs; a cancelled job keeps them; Retry resumes in the
-same folder with the settings as they are now (and says what changed)."""
+"""Stickers reach the gallery while the job runs; a cancelled job keeps them and its learned concept;
+Retry resumes in the same folder with the settings as they are now (and says what changed)."""
 
 from __future__ import annotations
 
@@ -54,9 +54,14 @@ def test_cancelled_job_keeps_its_stickers_and_retry_resumes_in_the_same_folder(m
     with qtbot.waitSignal(q.resultsChanged, timeout=240000):
         job = q.enqueue(c, PRESET, model=str(tiny_model), steps=2, variants=4, schedule="fast",
                         personalize=TINY_PERSONALIZE)
+    listed = window.ctx.characters.get(c.id).concepts  # saved before the first sticker: listed while it generates
+    assert len(listed) == 1 and (listed[0].path / "concept.json").is_file()
+    assert window.character.concepts.topLevelItemCount() == 1
+    assert window.character.concepts.topLevelItem(0).text(0) != "none yet — learned by the first job"
     with qtbot.waitSignal(q.jobFinished, timeout=60000) as done:
         q.cancel(job.id)
     assert done.args == [job.id, "cancelled"]
+    assert [k.path for k in window.ctx.characters.get(c.id).concepts] == [listed[0].path]  # kept after the cancel
     stored = window.ctx.jobs.get(job.id)
     kept = window.ctx.jobs.results(job.id)
     assert 1 <= len(kept) < 12 and all(r.finished_path.is_file() for r in kept)
@@ -69,6 +74,7 @@ def test_cancelled_job_keeps_its_stickers_and_retry_resumes_in_the_same_folder(m
     assert finished.output_dir == stored.output_dir  # same folder, like `seal pack` rerun
     assert "reused from an earlier run" in finished.message
     assert len(window.ctx.jobs.results(copy.id)) == 12 and window.ctx.jobs.results(job.id) == []
+    assert len(window.ctx.characters.get(c.id).concepts) == 1  # the retry reused it: listed once
 
 
 def test_retry_uses_the_settings_as_they_are_now(make_window, qtbot, tiny_model, seeded_concepts, tmp_path):
