@@ -37,6 +37,19 @@ def scrolling(widget: Any) -> QScrollArea:
     return area
 
 
+MODEL_LABEL_MAX = 40
+
+
+def model_label(model: str) -> str:
+    """The status bar's name for a model: whole when short, else the last part of the hub id or path
+    (cutting off the front made the default read "…le-diffusion-v1-5/stable-diffusion-v1-5")."""
+    text = model.strip()
+    if len(text) <= MODEL_LABEL_MAX:
+        return text
+    name = Path(text.replace("\\", "/")).name or text
+    return name if len(name) <= MODEL_LABEL_MAX else name[:MODEL_LABEL_MAX - 1] + "…"
+
+
 class MainWindow(QMainWindow):
     def __init__(self, ctx: Optional[AppContext] = None, *, start_queue: bool = True) -> None:
         super().__init__()
@@ -292,7 +305,7 @@ class MainWindow(QMainWindow):
         jobs = self.ctx.jobs
         pending = len(jobs.pending())
         paused = " (queue paused)" if self.controller.paused and pending else ""
-        model = s.model if len(s.model) <= 40 else "…" + s.model[-39:]
+        model = model_label(s.model)
         engine = " · preparing the engine…" if self.controller.warming else ""
         self.status_label.setText(f"Model: {model} · device {s.device} · {pending} pending{paused}{engine}")
         self.status_label.setToolTip(s.model)

@@ -91,6 +91,28 @@ def test_a_learned_concept_shows_when_model_and_how_without_scrolling_sideways(m
     assert all(part in line.toolTip(0) for part in ("stable-diffusion-v1-5/stable-diffusion-v1-5", "seed 123456"))
 
 
+def test_the_status_bar_names_the_model_by_its_last_part_and_the_tooltip_in_full(make_window, tmp_path):
+    import dataclasses
+
+    window = make_window(start_queue=False)
+    hub = "stable-diffusion-v1-5/stable-diffusion-v1-5"
+    window.ctx.save_settings(dataclasses.replace(window.ctx.settings, model_source="hub", model=hub))
+    window._update_status()
+    assert window.status_label.text().startswith("Model: stable-diffusion-v1-5 · ")
+    assert window.status_label.toolTip() == hub
+    folder = tmp_path / "Documents" / "diffusion" / "checkpoints" / "anything-v5-pruned"
+    folder.mkdir(parents=True)
+    (folder / "model_index.json").write_text('{"_class_name": "StableDiffusionPipeline"}')
+    folder = str(folder)
+    assert len(folder) > 40
+    window.ctx.save_settings(dataclasses.replace(window.ctx.settings, model_source="folder", model=folder))
+    window._update_status()
+    assert window.status_label.text().startswith("Model: anything-v5-pruned · ")
+    window.ctx.save_settings(dataclasses.replace(window.ctx.settings, model_source="hub", model="org/short-name"))
+    window._update_status()
+    assert window.status_label.text().startswith("Model: org/short-name · ")
+
+
 def test_first_character_is_shown_after_a_restart(make_window):
     first = make_window(start_queue=False)
     c = first.add_files([DATA / "seal-transparent.png"])[0]
