@@ -19,6 +19,7 @@ from seal_engine.errors import InputError
 from seal_engine.progress import CancelToken
 
 from . import engine_adapter as ea
+from . import gui_thread_gc
 from .settings import Settings, load_settings, save_settings
 from .store.characters import Character, CharacterStore
 from .store.db import Database, open_database
@@ -358,6 +359,7 @@ class QueueController(QObject):
         for thread in list(self.helpers):
             thread.cancel_and_wait()
         self.helpers.clear()
+        gui_thread_gc.forget_finished()  # every worker is joined: automatic collection is back now
         if self.current_job is not None:  # the worker ended before its signal was delivered
             self.ctx.jobs.finish(self.current_job, JobStatus.CANCELLED, message="Cancelled when the app closed.")
             self.current_job = None

@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (QApplication, QFileDialog, QFrame, QLabel, QMainW
 
 from seal_engine.errors import SealError
 
-from .. import gui_thread_gc
 from ..controller import AppContext, QueueController
 from .character_view import CharacterView
 from . import ui_state
@@ -338,5 +337,4 @@ class MainWindow(QMainWindow):
         if self.tray is not None:
             self.tray.hide()
         self.controller.shutdown()
-        gui_thread_gc.forget_finished()  # the workers are joined: collection is back on its own
         self.ctx.db.close()
