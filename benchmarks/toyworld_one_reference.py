@@ -6,7 +6,11 @@ result comes from.
     python benchmarks/toyworld_one_reference.py --seed 10 --reference square-red-none-sad-down-full \
         --variants seal --override '{"embedding_steps": 1}'
 
-Each line is the same cell `toyworld_seal.py` computes for that reference (same prompts, seeds
+    python benchmarks/toyworld_one_reference.py --seed 10 --reference square-red-none-sad-down-full \
+        --variants seal --background orange,white
+
+`--background` redraws the same reference (same jitter) on other backdrops, so a result can be
+told apart from the reference's background. Each line is the same cell `toyworld_seal.py` computes for that reference (same prompts, seeds
 and detectors), so a variant already in a draw's archive reads back its numbers exactly. Used for
 docs/personalization.md rounds 16 and 18 (where SEAL's emotion copying comes from, and in which phase).
 """
@@ -36,6 +40,8 @@ def main() -> int:
     ap.add_argument("--variants", default="seal,baseline")
     ap.add_argument("--schedule", default="paper")
     ap.add_argument("--override", default="{}", help="JSON of PersonalizeConfig overrides for every variant")
+    ap.add_argument("--background", default="", help="comma-separated backdrops to redraw the reference on "
+                                                      "(default: its own)")
     args = ap.parse_args()
     try:
         variants = parse_variants(args.variants)
@@ -55,6 +61,18 @@ def main() -> int:
     if not matches:
         print(f"error: no reference of draw {args.seed} starts with '{args.reference}'.", file=sys.stderr)
         return 2
+    if args.background:
+        from dataclasses import replace
+
+        from seal_engine.toyworld.attributes import FACTORS
+
+        backdrops = [b.strip() for b in args.background.split(",") if b.strip()]
+        unknown = [b for b in backdrops if b not in FACTORS["background"]]
+        if unknown:
+            print(f"error: {', '.join(unknown)} is not a toy-world background "
+                  f"({', '.join(FACTORS['background'])}).", file=sys.stderr)
+            return 2
+        matches = [(i, replace(r, background=b)) for i, r in matches for b in backdrops]
     detector = Detector(cfg.detector, device="cpu")
     print("| reference | variant | identity | emotion acc. | emotion copy | rigidity |")
     print("|---|---|---|---|---|---|")

@@ -120,6 +120,14 @@ def test_a_screen_on_another_draw_or_a_bad_argument_is_refused():
     assert run.returncode == 2 and "SCREEN:DRAW" in run.stderr
 
 
+def test_one_reference_refuses_a_backdrop_the_toy_world_lacks_in_one_sentence():
+    run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "toyworld_one_reference.py"), "--seed", "10",
+                          "--reference", "square-red-none-sad", "--variants", "seal", "--background", "white,purple"],
+                         capture_output=True, text=True)
+    assert run.returncode == 2 and run.stderr.count("\n") == 1
+    assert "purple is not a toy-world background" in run.stderr and "cyan" in run.stderr
+
+
 def test_screens_recorded_under_different_labels_pool_only_when_the_caller_says_they_are_one_setting():
     from seal_engine.toyworld.bench_screen import screen
 

@@ -77,3 +77,25 @@ def test_pixel_rules_read_background_and_position():
     assert all(b == s.background for b, s in zip(bgs, ss))
     pos = detect_position(imgs, bgs)
     assert np.mean([p == s.position for p, s in zip(pos, ss)]) >= 0.97
+
+
+def test_the_face_box_holds_every_pixel_the_emotion_changes():
+    import itertools
+    import random
+
+    import numpy as np
+
+    from seal_engine.toyworld.attributes import FACTORS, Sticker
+    from seal_engine.toyworld.render import face_box, render
+
+    for k, (scale, position, shape) in enumerate(itertools.product(FACTORS["scale"], FACTORS["position"], FACTORS["shape"])):
+        base = dict(shape=shape, colour="blue", accessory="hat", scale=scale, position=position, style="shaded")
+        images = [render(Sticker(emotion=e, **base), random.Random(k)) for e in FACTORS["emotion"]]
+        changed = np.zeros(images[0].shape[:2], bool)
+        for a, b in itertools.combinations(images, 2):
+            changed |= np.abs(a.astype(int) - b.astype(int)).max(-1) > 0
+        x0, y0, x1, y1 = face_box(Sticker(**base))
+        inside = np.zeros_like(changed)
+        inside[y0:y1, x0:x1] = True
+        assert changed.any() and not (changed & ~inside).any(), (scale, position, shape)
+        assert inside.sum() < 0.5 * changed.size  # a box, not the whole picture

@@ -180,6 +180,19 @@ def render(s: Sticker, rng: Optional[random.Random] = None, *, jitter: bool = Tr
     return np.asarray(small, dtype=np.uint8).copy()
 
 
+def face_box(s: Sticker, slack: float = 3.0) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) in output pixels, end-exclusive: where `render` draws the face of `s` (eyes,
+    brows, mouth, tear), grown by `slack` pixels for the jitter. Ground truth for probes of where a
+    model draws the emotion (benchmarks/toyworld_where_emotion_is_drawn.py)."""
+    r = _R[s.scale]
+    cx = _W / 2 + {"left": -1, "centre": 0, "right": 1}[s.position] * _CX_OFFSET[s.scale]
+    fy = _CY[s.scale] + 0.15 * r
+    edges = (cx - 0.6 * r, fy - 0.6 * r, cx + 0.6 * r, fy + 0.8 * r)
+    x0, y0, x1, y1 = (e / _SS for e in edges)
+    return (max(0, math.floor(x0 - slack)), max(0, math.floor(y0 - slack)),
+            min(SIZE, math.ceil(x1 + slack)), min(SIZE, math.ceil(y1 + slack)))
+
+
 def render_pil(s: Sticker, rng: Optional[random.Random] = None, *, jitter: bool = True) -> Image.Image:
     return Image.fromarray(render(s, rng, jitter=jitter))
 
