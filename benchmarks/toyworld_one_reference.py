@@ -10,9 +10,10 @@ result comes from.
         --variants seal --background orange,white
 
 `--background` redraws the same reference (same jitter) on other backdrops, so a result can be
-told apart from the reference's background. Each line is the same cell `toyworld_seal.py` computes for that reference (same prompts, seeds
-and detectors), so a variant already in a draw's archive reads back its numbers exactly. Used for
-docs/personalization.md rounds 16 and 18 (where SEAL's emotion copying comes from, and in which phase).
+told apart from the reference's background. Each line is the same cell `toyworld_seal.py`
+computes for that reference (same prompts, seeds and detectors), so a variant already in a draw's
+archive reads back its numbers exactly. Used for docs/personalization.md rounds 16, 18 and 20
+(where SEAL's emotion copying comes from, in which phase, and from which part of the loss).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from seal_engine.toyworld.attributes import (
     random_sticker,
 )
 from seal_engine.toyworld.detectors import detect_background, detect_position
-from seal_engine.toyworld.render import render, render_batch, render_many
+from seal_engine.toyworld.render import face_box, render, render_batch, render_many
 
 
 def test_schema_covers_every_factor_once():
@@ -81,12 +81,6 @@ def test_pixel_rules_read_background_and_position():
 
 def test_the_face_box_holds_every_pixel_the_emotion_changes():
     import itertools
-    import random
-
-    import numpy as np
-
-    from seal_engine.toyworld.attributes import FACTORS, Sticker
-    from seal_engine.toyworld.render import face_box, render
 
     for k, (scale, position, shape) in enumerate(itertools.product(FACTORS["scale"], FACTORS["position"], FACTORS["shape"])):
         base = dict(shape=shape, colour="blue", accessory="hat", scale=scale, position=position, style="shaded")

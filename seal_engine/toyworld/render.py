@@ -47,6 +47,15 @@ _CY = {"full": 60.0, "closeup": 78.0}
 _OUTLINE_W = {"flat": 2, "shaded": 5}
 
 
+_FACE_DY = 0.15  # the face's centre sits this x the radius below the body's
+
+
+def _body_centre(s: Sticker) -> tuple[float, float]:
+    """The body's centre before jitter, in supersampled pixels (render and face_box)."""
+    dx = {"left": -1, "centre": 0, "right": 1}[s.position] * _CX_OFFSET[s.scale]
+    return _W / 2 + dx, _CY[s.scale]
+
+
 def _body_polygon(shape: str, cx: float, cy: float, r: float) -> list[tuple[float, float]]:
     if shape == "triangle":
         return [(cx, cy - 1.2 * r), (cx + 1.15 * r, cy + r), (cx - 1.15 * r, cy + r)]
@@ -103,9 +112,9 @@ def render(s: Sticker, rng: Optional[random.Random] = None, *, jitter: bool = Tr
     rng = rng or random.Random(0)
     j = (lambda a: rng.uniform(-a, a)) if jitter else (lambda a: 0.0)
     r = _R[s.scale] * (1.0 + j(0.06))
-    dx = {"left": -1, "centre": 0, "right": 1}[s.position] * _CX_OFFSET[s.scale]
-    cx = _W / 2 + dx + j(3.0)
-    cy = _CY[s.scale] + j(3.0)
+    cx0, cy0 = _body_centre(s)
+    cx = cx0 + j(3.0)
+    cy = cy0 + j(3.0)
     ow = _OUTLINE_W[s.style]
     body = BODY_RGB[s.colour]
     img = Image.new("RGB", (_W, _W), background_rgb or BACKGROUND_RGB[s.background])
@@ -136,7 +145,7 @@ def render(s: Sticker, rng: Optional[random.Random] = None, *, jitter: bool = Tr
         d = ImageDraw.Draw(img)
 
     # face
-    fy = cy + 0.15 * r
+    fy = cy + _FACE_DY * r
     ex, ey, er = 0.36 * r, fy - 0.12 * r, 0.15 * r
     mw, my = 0.32 * r, fy + 0.38 * r
     lwid = max(2, int(0.09 * r))
@@ -185,8 +194,8 @@ def face_box(s: Sticker, slack: float = 3.0) -> tuple[int, int, int, int]:
     brows, mouth, tear), grown by `slack` pixels for the jitter. Ground truth for probes of where a
     model draws the emotion (benchmarks/toyworld_where_emotion_is_drawn.py)."""
     r = _R[s.scale]
-    cx = _W / 2 + {"left": -1, "centre": 0, "right": 1}[s.position] * _CX_OFFSET[s.scale]
-    fy = _CY[s.scale] + 0.15 * r
+    cx, cy = _body_centre(s)
+    fy = cy + _FACE_DY * r
     edges = (cx - 0.6 * r, fy - 0.6 * r, cx + 0.6 * r, fy + 0.8 * r)
     x0, y0, x1, y1 = (e / _SS for e in edges)
     return (max(0, math.floor(x0 - slack)), max(0, math.floor(y0 - slack)),
