@@ -9,12 +9,15 @@
 
 3. Whole runs per schedule (`paper`, `fast`, `quality`), SEAL and baseline, on the tiny
    model and on the toy world's trained model (`--schedules`, `--models`): seconds from
-   `personalize()` call to saved concept, with what the image start and caption cost.
+   `personalize()` call to saved concept, with what the image start and the edited views cost.
+4. SEAL's `paper` run with the edited views off and at the defaults, side by side on toy
+   characters (`--edited-views-refs N`; the toy draw's first N references).
 
 Variants are interleaved over several rounds and the median is reported, so a
 noisy shared machine affects every column alike. Run:
     python benchmarks/personalize_cpu.py [--steps 30] [--rounds 3] [--threads 1]
     python benchmarks/personalize_cpu.py --rounds 0 --schedules paper,fast --models tiny,toy
+    python benchmarks/personalize_cpu.py --rounds 0 --edited-views-refs 6
 """
 
 from __future__ import annotations
@@ -132,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--arch", choices=("sd15", "sdxl"), default="sd15")
     parser.add_argument("--schedules", default="", help="comma list of paper,fast,quality: whole-run table")
     parser.add_argument("--models", default="tiny,toy", help="models for the whole-run table")
+    parser.add_argument("--edited-views-refs", type=int, default=0, metavar="N",
+                        help="`paper` runs with and without the edited views on the toy draw's first N references")
     args = parser.parse_args(argv)
 
     import torch
@@ -142,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     quiet_libraries()
+    if args.edited_views_refs:
+        edited_views_table(args.edited_views_refs)
     common = dict(embedding_steps=args.steps, lora_steps=args.steps, class_word="cat", batch_size=args.batch,
                   probe_attention=False, seed=0)
     variants = {
@@ -216,15 +223,46 @@ def schedule_table(schedules: list[str], models: list[str]) -> None:
                     total = time.perf_counter() - t0
                     rec = concept.meta["component_records"]
                     start = rec.get("image_start", {}).get("seconds")
+                    edits = rec.get("edited_views", {})
                     rows.append((name, sched, label, concept.meta["steps"]["total"], total,
                                  concept.meta["timings"].get("embeddings_s", 0.0) + concept.meta["timings"].get("lora_s", 0.0),
-                                 start))
+                                 start, edits.get("seconds"), len(edits.get("kept", []))))
     print("\n### Whole personalization per schedule (CPU, engine defaults, class word 'creature')\n")
-    print("| model | schedule | variant | steps | total s | training s | image start s |")
-    print("|---|---|---|---|---|---|---|")
-    for name, sched, label, steps, total, train, start in rows:
+    print("| model | schedule | variant | steps | total s | training s | image start s | edited views s (kept) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, sched, label, steps, total, train, start, edit_s, kept in rows:
         print(f"| {name} | {sched} | {label} | {steps} | {total:.2f} | {train:.2f} | "
-              f"{'-' if start is None else f'{start:.2f}'} |")
+              f"{'-' if start is None else f'{start:.2f}'} | {'-' if edit_s is None else f'{edit_s:.2f} ({kept})'} |")
+
+
+def edited_views_table(n_refs: int, seed: int = 10) -> None:
+    """SEAL's whole `paper` run with the edited views off and at the defaults (on), side by side per
+    toy reference (the protocol's draw `seed`, toy characters whose edits the checks can keep)."""
+    from seal_engine.personalize import personalize
+    from seal_engine.toyworld.bench import ToyBenchConfig, _load_model, draw_references, personalize_config, \
+        ref_id, reference_images
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for ref in draw_references(ToyBenchConfig(out_dir=Path(tmp), seed=seed))[:n_refs]:
+            times = {}
+            for label, over in (("off", {"edited_views": False}), ("on", {})):
+                cfg = ToyBenchConfig(out_dir=Path(tmp), seed=seed, personalize_overrides=over)
+                model = _load_model(cfg)
+                image, mask, _truth = reference_images(ref)
+                t0 = time.perf_counter()
+                concept = personalize(model, image, mask, personalize_config(cfg, "seal", "paper", ref),
+                                      Path(tmp) / "c", overwrite=True)
+                times[label] = time.perf_counter() - t0
+                record = concept.meta["component_records"].get("edited_views", {})
+            rows.append((ref_id(ref), times["off"], times["on"], record.get("seconds"), len(record.get("kept", []))))
+    print(f"\n### SEAL on `paper`, edited views off and on (toy world, seed {seed}'s first {n_refs} references)\n")
+    print("| reference | off s | on s | of which the edits s | edits kept |")
+    print("|---|---|---|---|---|")
+    for name, off, on, edit_s, kept in rows:
+        print(f"| {name} | {off:.2f} | {on:.2f} | {edit_s:.2f} | {kept} |")
+    off_m, on_m = statistics.median(r[1] for r in rows), statistics.median(r[2] for r in rows)
+    print(f"| **median** | {off_m:.2f} | {on_m:.2f} | | on / off **{on_m / off_m:.2f}** |")
 
 
 if __name__ == "__main__":

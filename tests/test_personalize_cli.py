@@ -91,3 +91,16 @@ def test_start_and_hold_switches_are_on_off_or_left_to_the_schedule():
     assert parsed() == (None, None)  # the schedule decides
     assert parsed("--image-start", "--no-context-hold") == (True, False)
     assert parsed("--no-image-start", "--context-hold") == (False, True)
+
+
+def test_edited_views_are_on_off_or_left_to_the_schedule_on_the_command_line():
+    from seal_engine.cli import build_parser
+    from seal_engine.personalize import PersonalizeConfig
+
+    parse = build_parser().parse_args
+    assert parse(["personalize", "ref.png", "-o", "out"]).edited_views is None
+    assert parse(["personalize", "ref.png", "-o", "out", "--edited-views"]).edited_views is True
+    assert parse(["personalize", "ref.png", "-o", "out", "--no-edited-views"]).edited_views is False
+    assert PersonalizeConfig(schedule="paper").uses_edited_views
+    assert not PersonalizeConfig(schedule="quality").uses_edited_views
+    assert not PersonalizeConfig(schedule="paper", edited_views=False).uses_edited_views

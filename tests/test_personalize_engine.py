@@ -265,8 +265,13 @@ def test_toy_world_run_starts_from_the_shipped_tower_and_captions_the_reference(
     assert start["backdrops"] == ["white", "cyan", "magenta", "orange", "lime", "navy"]
     assert "on a white background" in start["prompt"] and "waving" in start["prompt"]
     # no geometric augmentation (the caption names the framing); the background component's backdrop views
-    # keep the reference's size and place
+    # keep the reference's size and place; each kept edited view (on by default on `paper`) repeats
+    # the reference's 4 views with another face
+    edited = meta["component_records"]["edited_views"]
+    assert edited["active"] and len(edited["kept"]) + len(edited["dropped"]) == 3
+    n = 4 * (1 + len(edited["kept"]))
     aug = meta["augmentation"]
-    assert (aug["on"], aug["why"], aug["scales"]) == (False, "off: the caption names the framing", [1.0] * 4)
+    assert (aug["on"], aug["why"], aug["scales"]) == (False, "off: the caption names the framing", [1.0] * n)
     views = meta["component_records"]["background_loss"]["backdrop_views"]
-    assert views["of"] == 4 and 1 <= views["views"] <= 3 and "magenta" not in views["backdrops"]
+    assert views["of"] == n and views["views"] % (n // 4) == 0 and 1 <= views["views"] // (n // 4) <= 3
+    assert "magenta" not in views["backdrops"]

@@ -176,3 +176,17 @@ def test_runs_of_different_versions_of_the_defaults_do_not_pool():
     check_same_settings([a, c], ["x", "y"])
     with pytest.raises(PoolError, match="image_start_steps"):
         check_same_settings([a, d], ["x", "y"])
+
+
+def test_a_draw_from_before_the_edited_views_does_not_pool_with_one_that_made_them():
+    # Archived draws lack `uses_edited_views`; none of them made edited views, so they pool with a
+    # new draw that made none (fast, quality) and are refused beside one that did (paper's new default).
+    from seal_engine.toyworld.bench_pool import check_same_settings
+
+    old = read_archive(CELLS / "paper_seed12.jsonl")[0]
+    assert "uses_edited_views" not in old["seal_settings"]["paper"]
+    new_off = {"seal_settings": {"paper": {**old["seal_settings"]["paper"], "uses_edited_views": False}}}
+    new_on = {"seal_settings": {"paper": {**old["seal_settings"]["paper"], "uses_edited_views": True}}}
+    check_same_settings([old, new_off], ["old", "new"])
+    with pytest.raises(PoolError, match="uses_edited_views"):
+        check_same_settings([old, new_on], ["old", "new"])

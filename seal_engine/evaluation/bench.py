@@ -65,7 +65,8 @@ component, split-merge and the layer restriction; `seal` is them as shipped (the
 defaults), and `no-X` / `with-X` take one away or add one that is off by default.
 `image-start-only` is the baseline with SEAL's start and none of its regularizers, so SEAL minus
 it is what the regularizers add. The image start is on by default on `paper` only
-(IMAGE_START_BY_SCHEDULE): `no-image-start` and `with-image-start` force it either way. The
+(IMAGE_START_BY_SCHEDULE): `no-image-start` and `with-image-start` force it either way, and
+likewise for the context hold and the edited views (on by default on `paper` only). The
 caption is the app's training prompt for every run (`no-caption` takes it away from SEAL;
 `baseline-no-caption` is plain TTF as a LoRA trainer prompts it, "a sticker of <id> creature": a
 baseline the app never is, reported beside the captioned one and never in its place)."""

@@ -5,6 +5,8 @@
 - `attention_loss.py`, `split_merge.py`, `layer_restriction.py`: SEAL's three components;
 - `background_loss.py`: the paper's background-preservation term;
 - `image_start.py`, `auto_caption.py`: the image-embedding start and the reference's caption;
+- `context_hold.py`, `edited_views.py`, `edit_consistency.py`: ours, for the caption's words and the
+  reference's face (the first two on by default on some schedules, the last opt-in);
 - `attention_maps.py`, `tokens.py`, `bank.py`, `component.py`: what they share.
 """
 

@@ -18,9 +18,26 @@ class Bank:
     words: list[str]
     scales: list[float]
     backdrop_words: list[Optional[str]]  # per view: a named backdrop's words, None for the reference's background
+    # per view: (caption's phrase, phrase its prompt names instead) for an edited reference (edited_views.py)
+    swaps: Optional[list[Optional[tuple[str, str]]]] = None
+
+    def __post_init__(self) -> None:
+        if self.swaps is None:
+            self.swaps = [None] * len(self.words)
 
     def __len__(self) -> int:
         return len(self.words)
+
+    def extend(self, other: "Bank", swap: Optional[tuple[str, str]]) -> None:
+        """Append `other`'s views (an edited reference's), their prompts naming `swap`'s new phrase."""
+        import torch
+
+        for name in ("mean", "std", "mask_lat", "valid_lat", "mask_full"):
+            setattr(self, name, torch.cat([getattr(self, name), getattr(other, name)]))
+        self.words += other.words
+        self.scales += other.scales
+        self.backdrop_words += other.backdrop_words
+        self.swaps += [swap] * len(other)
 
     def subject_lat(self, margin: float) -> Any:
         """The subject mask at latent size, grown by `margin` x the latent side.

@@ -34,6 +34,24 @@ def replace_phrase(text: str, old: str, new: str) -> Optional[str]:
     return None if hit is None else text[:hit.start()] + new + text[hit.end():]
 
 
+def caption_swaps(t: "Trainer", attributes: tuple[str, ...], vocab: Any = None) -> list[tuple[str, str, str, str]]:
+    """(attribute, other value, the caption's phrase, the other value's phrase) for every other value
+    of each attribute the caption names, in the vocabulary's order (the CLIP pair's, else the presets')."""
+    from ..caption import preset_vocabulary
+
+    if vocab is None:
+        pair, _reason = t.clip_pair()
+        vocab = pair.vocabulary if pair is not None else None
+    vocab = vocab or preset_vocabulary()
+    swaps = []
+    for attr in attributes:
+        phrases = vocab.attributes.get(attr) or {}
+        current = t.caption_values.get(attr)
+        if current in phrases:
+            swaps += [(attr, v, phrases[current], p) for v, p in phrases.items() if v != current]
+    return swaps
+
+
 class EditConsistency(Component):
     name = "edit_consistency"
 
@@ -46,16 +64,7 @@ class EditConsistency(Component):
     def setup(self, t: "Trainer") -> None:
         import torch
 
-        from ..caption import preset_vocabulary
-
-        pair, _reason = t.clip_pair()
-        vocab = (pair.vocabulary if pair is not None else None) or preset_vocabulary()
-        values = t.caption_values
-        for attr in t.cfg.edit_consistency_attributes:
-            phrases = vocab.attributes.get(attr) or {}
-            current = values.get(attr)
-            if current in phrases:
-                self.edits += [(attr, phrases[current], p) for v, p in phrases.items() if v != current]
+        self.edits = [(attr, old, new) for attr, _v, old, new in caption_swaps(t, t.cfg.edit_consistency_attributes)]
         n, k = t.n_views, len(t.subsets)
         id_to, base_from, base_to, ok = [], [], [], []
         for v in range(n):

@@ -4,9 +4,10 @@
 benchmarks). Base method `ti`, `lora` or `ti+lora` (embeddings first, then LoRA, each
 phase with its own learning rate). Everything SEAL adds is a component in a file of its
 own (`component.py` describes the interface): `attention_loss.py`, `split_merge.py`,
-`layer_restriction.py`, `background_loss.py`, and the run's start, `image_start.py` and
-`auto_caption.py`. The LoRA adapter (`lora_adapter.py`) and what a run records
-(`concept_record.py`) live beside it. The baseline is this loop with no SEAL component.
+`layer_restriction.py`, `background_loss.py`, the run's start, `image_start.py` and
+`auto_caption.py`, and ours, `context_hold.py`, `edited_views.py`, `edit_consistency.py`.
+The LoRA adapter (`lora_adapter.py`) and what a run records (`concept_record.py`) live
+beside it. The baseline is this loop with no SEAL component.
 
 The step is written for the GPU (issue 14): every per-sample choice (view, token subset,
 prompt, loss region, token selection) is a gather from tensors prepared at setup; noise,
@@ -36,6 +37,7 @@ from .attention_maps import MapCapture, probe
 from .component import Component, Step, Term
 from .config import PersonalizeConfig
 from .concept_record import RNG_STREAM
+from .edit_consistency import replace_phrase
 from .split_merge import Subset, loss_region, masked_mse, training_prompt
 from .tokens import RARE_WORD, EncoderTokens, TokenNames, add_tokens, unique_token
 
@@ -124,6 +126,10 @@ def build_components(cfg: PersonalizeConfig) -> list[Component]:
         from .image_start import ImageStart
 
         comps.append(ImageStart())
+    if cfg.uses_edited_views:  # after the image start (its rows draw the edits), before what reads the views
+        from .edited_views import EditedViews
+
+        comps.append(EditedViews())
     if cfg.attention_loss:
         from .attention_loss import AttentionLoss
 
@@ -214,6 +220,23 @@ class Trainer:
                                              device=str(self.device))
         return self._clip_pair
 
+    def check_cancel(self) -> None:
+        _check_cancel(self.cancel)
+
+    def add_views(self, image: Any, swap: tuple[str, str]) -> None:
+        """An edited reference (RGBA, the reference's frame and mask) joins the bank: the same
+        augmentation draws as the reference's views, prompts naming `swap`'s new phrase."""
+        import numpy as np
+
+        from .bank import encode_bank
+
+        rng = np.random.default_rng(self.cfg.seed)  # the draws the reference's own views were made with
+        extra = encode_bank(self.pipe, image, self.mask, self.size, self.views_cfg, rng, self.device, self.cancel,
+                            self.backdrops, self.backdrop_share)
+        self.bank.extend(extra, swap)
+        self.subject_lat = self.bank.subject_lat(self.cfg.subject_margin)
+        self._build_tables()
+
     def wants(self, term: str) -> bool:
         return term not in self.skip
 
@@ -290,8 +313,10 @@ class Trainer:
         return self.noise_scheduler.add_noise(latents, noise, timesteps), timesteps, views
 
     def prompt(self, view: int, subset: int) -> str:
-        return training_prompt(self.subsets[subset], self.names, self.class_word, self.bank.words[view],
+        text = training_prompt(self.subsets[subset], self.names, self.class_word, self.bank.words[view],
                                self.template, self.bank.backdrop_words[view] or self.background_words)
+        swap = self.bank.swaps[view]
+        return (replace_phrase(text, *swap) or text) if swap else text
 
     def base_prompt(self, view: int, subset: int) -> str:
         """The training prompt with the learned tokens replaced by plain words (the base model's view)."""
@@ -329,8 +354,8 @@ class Trainer:
             self.augment, self.augment_why = False, "off: the caption names the framing"
         else:
             self.augment, self.augment_why = True, "on: nothing else keeps the framing out of the tokens"
-        views_cfg = dataclasses.replace(cfg, augment=self.augment)
-        self.bank = encode_bank(pipe, reference, mask, self.size, views_cfg, self.np_rng, self.device, self.cancel,
+        self.views_cfg = dataclasses.replace(cfg, augment=self.augment)
+        self.bank = encode_bank(pipe, reference, mask, self.size, self.views_cfg, self.np_rng, self.device, self.cancel,
                                 self.backdrops, self.backdrop_share)
         self.latent_side = int(self.bank.mean.shape[-1])
         self.subject_lat = self.bank.subject_lat(cfg.subject_margin)

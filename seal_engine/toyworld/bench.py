@@ -199,7 +199,8 @@ def seal_settings(cfg: ToyBenchConfig, schedule: str, ref: Sticker) -> dict[str,
 
     pc = personalize_config(cfg, "seal", schedule, ref)
     data = pc.to_dict()
-    data.update(uses_image_start=pc.uses_image_start, uses_context_hold=pc.uses_context_hold, steps=list(pc.steps()),
+    data.update(uses_image_start=pc.uses_image_start, uses_context_hold=pc.uses_context_hold,
+                uses_edited_views=pc.uses_edited_views, steps=list(pc.steps()),
                 attention_grad_ratio=pc.attention_grad_ratio if pc.attention_grad_ratio is not None
                 else ATTENTION_GRAD_RATIO_BY_SCHEDULE[Schedule(schedule)])
     for key in ("seed", "prompt_template", "background_words"):  # per draw or per reference, not a setting

@@ -50,6 +50,11 @@ def _keyed(cells: list[dict], run: int) -> list[dict]:
     return [{**c, "rows": [{**r, "reference": f"run{run}:{r['reference']}"} for r in c["rows"]]} for c in cells]
 
 
+RECORDED_LATER = {"uses_edited_views": False}
+"""Resolved switches recorded from some round on, with what every run before did (round 21: no run
+made edited views before the switch existed, whatever its schedule default is now)."""
+
+
 def check_same_settings(metas: Sequence[dict], names: Sequence[Path]) -> None:
     """Refuse runs whose SEAL ran differently. Runs record "engine defaults", which names something
     else once a default changes, so runs that record their resolved settings (`seal_settings`) are
@@ -66,7 +71,7 @@ def check_same_settings(metas: Sequence[dict], names: Sequence[Path]) -> None:
 
     # A setting added after a run was recorded is absent from its record: that run did what the
     # setting's default does (a new field defaults to the behaviour before it; config.py).
-    added_later = PersonalizeConfig().to_dict()
+    added_later = {**PersonalizeConfig().to_dict(), **RECORDED_LATER}
     first = recorded[0]
     for name, other in zip(names[1:], recorded[1:]):
         for sched in set(first) & set(other):

@@ -52,6 +52,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     seal.add_argument("--edit-consistency", action="store_true",
                       help="also keep the caption's emotion words acting on the character (off by default: on the "
                            "toy world it traded identity for emotion accuracy; docs/personalization.md, round 13)")
+    seal.add_argument("--edited-views", action=argparse.BooleanOptionalAction, default=None,
+                      help="also train on the reference redrawn with each other emotion, each edit checked by the "
+                           "captioner, or not (default: on the paper schedule, where it halved the copied face; "
+                           "docs/personalization.md, round 21)")
     # on, off, or None: as the schedule has it (CONTEXT_HOLD_BY_SCHEDULE, IMAGE_START_BY_SCHEDULE)
     seal.add_argument("--context-hold", action=argparse.BooleanOptionalAction, default=None,
                       help="hold the caption's words as they read after the class word while the tokens train, or "
@@ -135,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
         class_word=args.class_word, attention_loss=not args.no_attention_loss,
         attention_weight=args.attention_weight, split_merge=not args.no_split_merge,
         background_loss=not args.no_background_loss, merge=args.merge, edit_consistency=args.edit_consistency,
-        context_hold=args.context_hold, image_start=args.image_start,
+        edited_views=args.edited_views, context_hold=args.context_hold, image_start=args.image_start,
         auto_caption=not args.no_caption, prompt_template=args.caption, image_tower=args.image_tower,
         layer_restriction=not args.no_layer_restriction, layer_preset=args.layers,
         layer_patterns=args.layer_pattern, lora_rank=args.lora_rank, resolution=args.resolution,
