@@ -177,3 +177,59 @@ def test_edited_views_stop_the_copied_face_on_a_reference_that_copies_it(tmp_pat
     assert any("Edited views:" in n and "joined the views" in n for n in cell["notes"]), cell["notes"]
     assert before >= 0.3 and after <= before / 3, (before, after)
     assert ident_after >= ident_before - 0.1, (ident_before, ident_after)
+
+
+def test_at_most_max_edits_are_made_spread_over_the_vocabulary():
+    # Unit vectors at known angles: the caption at 0 degrees; the first pick is the farthest (180),
+    # the next the farthest from both (90), not the near-duplicate of the first (170).
+    import math
+
+    import torch
+
+    from seal_engine.personalize.edited_views import spread_edits
+
+    angles = {"caption": 0, "a": 10, "b": 90, "c": 180, "d": 170}
+
+    class Pair:
+        vocabulary = None
+
+        def text_embeds(self, prompts):
+            out = []
+            for p in prompts:
+                name = next((k for k in ("a", "b", "c", "d") if f"emotion={k}" in p), "caption")
+                out.append([math.cos(math.radians(angles[name])), math.sin(math.radians(angles[name]))])
+            return torch.tensor(out)
+
+    class Vocab:
+        @staticmethod
+        def defaults():
+            return {"emotion": "x", "style": "flat"}
+
+        @staticmethod
+        def prompt(values):
+            return f"emotion={values['emotion']}"
+
+    Pair.vocabulary = Vocab()
+    edits = [("emotion", v, "x", v) for v in ("a", "b", "c", "d")]
+    assert spread_edits(Pair(), {"emotion": "x"}, edits, 2) == [edits[1], edits[2]]
+    assert spread_edits(Pair(), {"emotion": "x"}, edits, 1) == [edits[2]]
+
+
+def test_the_real_model_path_caps_the_presets_many_emotions(tmp_path, tiny_sd15_dir):
+    # SD1.5's path with a tiny random CLIP pair and the presets' vocabulary (46 emotions): three edits
+    # are redrawn and checked, whatever the untrained captioner then reads.
+    from personalize_helpers import load, reference_image, short_config
+
+    from seal_engine.evaluation.clip_models import save_tiny_clip
+    from seal_engine.personalize import personalize
+
+    model = load(tiny_sd15_dir)
+    tower = save_tiny_clip(tmp_path / "clip", text_encoder=model.pipe.text_encoder)
+    ref = reference_image()
+    cfg = short_config(schedule="paper", image_tower=str(tower), caption="happy, waving, on a white background")
+    concept = personalize(model, ref, ref.getchannel("A"), cfg, tmp_path / "c")
+    record = concept.meta["component_records"]["edited_views"]
+    assert record["active"] and record["max_edits"] == 3
+    assert len(record["kept"]) + len(record["dropped"]) == 3, record
+    assert all(k.startswith("happy -> ") for k in [*record["kept"], *record["dropped"]])
+    assert concept.meta["augmentation"]["views"] == 4 * (1 + len(record["kept"]))

@@ -180,6 +180,7 @@ class PersonalizeConfig:
     edited_views_guidance: float = 4.0
     edited_views_rescale: float = 0.7  # guidance rescale (diffusers' rescale_noise_cfg); 0: off
     edited_views_max_shift: float = 10.0  # an edit whose subject's mean colour moves more (0-255 levels) is dropped; 0: no check
+    edited_views_max_edits: int = 3  # at most this many edits, spread over the vocabulary (the toy world has 3; the presets 45)
     # context hold (context_hold.py): the caption's words keep reading as after the class word while the tokens train
     context_hold: Optional[bool] = None  # None: by schedule (CONTEXT_HOLD_BY_SCHEDULE)
     context_hold_grad_ratio: float = 0.2  # its gradient's share of the diffusion term's at the embeddings phase's start (round 15: 0.5 cost identity)
@@ -272,7 +273,8 @@ class PersonalizeConfig:
                     raise InputError(f"{f.name.replace('_', ' ').capitalize()} must be a finite number, not {v}.")
         for name in ("num_vectors", "batch_size", "seed", "augment_bank", "preview_every", "preview_steps",
                      "embedding_steps", "lora_steps", "lora_rank", "resolution", "attention_resolution",
-                     "image_start_steps", "image_start_backdrops", "log_every", "edited_views_steps"):
+                     "image_start_steps", "image_start_backdrops", "log_every", "edited_views_steps",
+                     "edited_views_max_edits"):
             v = getattr(self, name)
             if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Integral)):
                 raise InputError(f"{name.replace('_', ' ').capitalize()} must be a whole number, not {v!r}.")
@@ -311,6 +313,8 @@ class PersonalizeConfig:
             raise InputError("The edited views' guidance must be 1 to 30.")
         if not 0 <= self.edited_views_rescale <= 1:
             raise InputError("The edited views' guidance rescale must be 0 to 1.")
+        if not 1 <= self.edited_views_max_edits <= 16:
+            raise InputError("The edited views need 1 to 16 edits at most.")
         if not 0 <= self.edited_views_max_shift <= 255:
             raise InputError("The edited views' largest colour shift must be 0 to 255 levels.")
         if not 0 < self.edit_consistency_grad_ratio <= 100:

@@ -9,7 +9,8 @@ is not theirs while every view they fit shows it.
 
 This component gives them views where it is not. After the image start (so the learned rows
 already draw the character's look), the model redraws the unaugmented reference with the
-caption's emotion replaced by each other value of the vocabulary, SDEdit-style: the reference's
+caption's emotion replaced by each other value of the vocabulary (at most `edited_views_max_edits`,
+spread over it: the presets hold 46 emotions), SDEdit-style: the reference's
 latent noised to `edited_views_strength` of the schedule and denoised with diffusers' DDIM
 scheduler under classifier-free guidance and its guidance rescale. Redrawn alone, an edit also
 drifts shape and colour towards the base model's default character. So each edit is a
@@ -71,6 +72,8 @@ class EditedViews(Component):
             self._off(t, f"no image tower to check the edits ({reason.rstrip('.')})")
             return
         self.edits = caption_swaps(t, cfg.edited_views_attributes, pair.vocabulary)
+        if len(self.edits) > cfg.edited_views_max_edits:
+            self.edits = spread_edits(pair, t.caption_values, self.edits, cfg.edited_views_max_edits)
         source = t.prompt(0, t.subset_index("identity"))
         targets = [replace_phrase(source, old, new) for _a, _v, old, new in self.edits]
         if not self.edits or any(x is None for x in targets):
@@ -171,7 +174,8 @@ class EditedViews(Component):
                 "kept": list(self.kept), "dropped": dict(self.dropped), "colour_shift": dict(self.shifts),
                 "views_added": self.views_added, "strength": cfg.edited_views_strength,
                 "steps": cfg.edited_views_steps, "guidance": cfg.edited_views_guidance,
-                "rescale": cfg.edited_views_rescale, "max_shift": cfg.edited_views_max_shift, "seconds": self.seconds}
+                "rescale": cfg.edited_views_rescale, "max_shift": cfg.edited_views_max_shift,
+                "max_edits": cfg.edited_views_max_edits, "seconds": self.seconds}
 
 
 def colour_shift(reference: Any, mask: Any, image: Any) -> float:
@@ -184,3 +188,27 @@ def colour_shift(reference: Any, mask: Any, image: Any) -> float:
     a = np.asarray(reference.convert("RGB"), dtype=np.float32)[inside].mean(axis=0)
     b = np.asarray(image.convert("RGB"), dtype=np.float32)[inside].mean(axis=0)
     return float(np.abs(a - b).max())
+
+
+def spread_edits(pair: Any, values: dict[str, str], edits: list[tuple[str, str, str, str]], k: int
+                 ) -> list[tuple[str, str, str, str]]:
+    """`k` of `edits`, spread over the vocabulary: each next one the farthest, in the pair's text space,
+    from the caption and the ones already chosen (the presets hold 46 emotions; redrawing them all
+    would cost 45 views' worth of setup and bury the reference's own views)."""
+    import torch
+
+    from ..caption import preset_vocabulary
+
+    vocab = pair.vocabulary or preset_vocabulary()
+    known = {**vocab.defaults(), **values}  # a user's caption may name only some attributes
+    prompts = [vocab.prompt(known)] + [vocab.prompt({**known, attr: value}) for attr, value, _o, _n in edits]
+    emb = torch.nn.functional.normalize(pair.text_embeds(prompts).float(), dim=-1)
+    chosen: list[int] = []
+    nearest = emb[1:] @ emb[0]  # similarity to the closest of the caption and the chosen edits
+    for _ in range(k):
+        order = nearest.clone()
+        order[chosen] = float("inf")
+        pick = int(order.argmin())
+        chosen.append(pick)
+        nearest = torch.maximum(nearest, emb[1:] @ emb[1 + pick])
+    return [edits[i] for i in sorted(chosen)]
