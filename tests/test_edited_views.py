@@ -233,3 +233,26 @@ def test_the_real_model_path_caps_the_presets_many_emotions(tmp_path, tiny_sd15_
     assert len(record["kept"]) + len(record["dropped"]) == 3, record
     assert all(k.startswith("happy -> ") for k in [*record["kept"], *record["dropped"]])
     assert concept.meta["augmentation"]["views"] == 4 * (1 + len(record["kept"]))
+
+
+def test_an_fp16_vae_that_asks_for_it_runs_in_fp32_and_goes_back():
+    # SDXL's fp16 VAE decodes to NaN unless upcast; the edits' decode and the bank's encode share this.
+    import torch
+
+    from seal_engine.personalize.bank import vae_precision
+
+    class Vae(torch.nn.Linear):
+        def __init__(self, upcast):
+            super().__init__(2, 2)
+            self.half()
+            self.config = type("C", (), {"force_upcast": upcast})()
+
+        @property
+        def dtype(self):
+            return next(self.parameters()).dtype
+
+    for upcast, inside in ((True, torch.float32), (False, torch.float16)):
+        vae = Vae(upcast)
+        with vae_precision(vae) as dtype:
+            assert dtype == inside and vae.dtype == inside
+        assert vae.dtype == torch.float16

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 from ..progress import CancelToken
 
@@ -55,6 +56,22 @@ class Bank:
         return F.max_pool2d(self.mask_lat, 2 * radius + 1, stride=1, padding=radius)
 
 
+@contextlib.contextmanager
+def vae_precision(vae: Any) -> Iterator[Any]:
+    """The dtype to run `vae` in: an fp16 VAE that asks for it (SDXL's, `force_upcast`) runs in fp32,
+    as diffusers' pipelines do, and goes back to fp16 after."""
+    import torch
+
+    upcast = vae.dtype == torch.float16 and getattr(vae.config, "force_upcast", False)
+    if upcast:
+        vae.to(torch.float32)
+    try:
+        yield torch.float32 if upcast else vae.dtype
+    finally:
+        if upcast:
+            vae.to(torch.float16)
+
+
 def encode_bank(pipe: Any, reference: Any, mask: Any, size: int, config: Any, rng: Any, device: Any,
                 cancel: Optional[CancelToken] = None, backdrops: Any = (), backdrop_share: float = 0.0) -> Bank:
     import numpy as np
@@ -65,25 +82,17 @@ def encode_bank(pipe: Any, reference: Any, mask: Any, size: int, config: Any, rn
 
     views = make_views(reference, mask, size, config, rng, backdrops, backdrop_share)
     vae = pipe.vae
-    upcast = vae.dtype == torch.float16 and getattr(vae.config, "force_upcast", False)
-    vae_dtype = torch.float32 if upcast else vae.dtype
-    if upcast:
-        vae.to(torch.float32)
     means, stds = [], []
-    try:
-        with torch.no_grad():
-            for start in range(0, len(views), 4):
-                if cancel is not None:
-                    cancel.raise_if_cancelled()
-                chunk = views[start:start + 4]
-                px = torch.stack([torch.from_numpy(np.asarray(v.image, dtype=np.float32) / 127.5 - 1.0)
-                                  .permute(2, 0, 1) for v in chunk]).to(device, vae_dtype)
-                dist = vae.encode(px).latent_dist
-                means.append(dist.mean.float())
-                stds.append(dist.std.float())
-    finally:
-        if upcast:
-            vae.to(torch.float16)
+    with vae_precision(vae) as vae_dtype, torch.no_grad():
+        for start in range(0, len(views), 4):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            chunk = views[start:start + 4]
+            px = torch.stack([torch.from_numpy(np.asarray(v.image, dtype=np.float32) / 127.5 - 1.0)
+                              .permute(2, 0, 1) for v in chunk]).to(device, vae_dtype)
+            dist = vae.encode(px).latent_dist
+            means.append(dist.mean.float())
+            stds.append(dist.std.float())
 
     def stack(images: list[Any]) -> Any:
         return torch.stack([torch.from_numpy(np.asarray(im, dtype=np.float32) / 255.0) for im in images]

@@ -66,6 +66,8 @@ class EditedViews(Component):
             self.seconds = round(time.perf_counter() - began, 3)
 
     def _make(self, t: "Trainer") -> None:
+        from ..caption import caption_images
+
         cfg = t.cfg
         pair, reason = t.clip_pair()
         if pair is None:
@@ -81,9 +83,8 @@ class EditedViews(Component):
                       else "the training prompt does not hold the caption's words")
             return
         images = [self._to_reference(t, lat) for lat in self._edited_latents(t, source, targets)]
-        from ..caption import caption_images
-
         reads = [c.values for c in caption_images(pair, images)]
+        kept = []
         for (attr, value, old, new), image, read in zip(self.edits, images, reads):
             label = f"{old} -> {new}"
             shift = self.shifts[label] = round(colour_shift(t.reference, t.mask, image), 2)
@@ -92,12 +93,13 @@ class EditedViews(Component):
             elif cfg.edited_views_max_shift and shift > cfg.edited_views_max_shift:
                 self.dropped[label] = f"colour moved {shift:.1f} levels"
             else:
-                t.check_cancel()
-                before = t.n_views
-                t.add_views(image, (old, new))
-                self.views_added += t.n_views - before
+                kept.append((image, (old, new)))
                 self.kept.append(label)
                 self.images.append(image)
+        if kept:
+            before = t.n_views
+            t.add_views(kept)
+            self.views_added = t.n_views - before
         if self.kept:
             t.report(f"Edited views: {len(self.kept)} of {len(self.edits)} edits joined the views "
                      f"({', '.join(self.kept)}).")
@@ -147,10 +149,12 @@ class EditedViews(Component):
         import torch
         from PIL import Image, ImageFilter
 
+        from .bank import vae_precision
+
         vae = t.pipe.vae
         shift = getattr(vae.config, "shift_factor", None) or 0.0
-        with torch.no_grad():
-            px = vae.decode((latent / vae.config.scaling_factor + shift).to(vae.dtype)).sample[0]
+        with vae_precision(vae) as dtype, torch.no_grad():
+            px = vae.decode((latent / vae.config.scaling_factor + shift).to(dtype)).sample[0]
         arr = ((px.float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
         ref = t.reference.convert("RGBA")
         w, h = ref.size

@@ -223,17 +223,19 @@ class Trainer:
     def check_cancel(self) -> None:
         _check_cancel(self.cancel)
 
-    def add_views(self, image: Any, swap: tuple[str, str]) -> None:
-        """An edited reference (RGBA, the reference's frame and mask) joins the bank: the same
-        augmentation draws as the reference's views, prompts naming `swap`'s new phrase."""
+    def add_views(self, edits: list[tuple[Any, tuple[str, str]]]) -> None:
+        """Edited references (RGBA, the reference's frame and mask) join the bank, each with the same
+        augmentation draws as the reference's views and prompts naming its swap's new phrase."""
         import numpy as np
 
         from .bank import encode_bank
 
-        rng = np.random.default_rng(self.cfg.seed)  # the draws the reference's own views were made with
-        extra = encode_bank(self.pipe, image, self.mask, self.size, self.views_cfg, rng, self.device, self.cancel,
-                            self.backdrops, self.backdrop_share)
-        self.bank.extend(extra, swap)
+        for image, swap in edits:
+            self.check_cancel()
+            rng = np.random.default_rng(self.cfg.seed)  # the draws the reference's own views were made with
+            extra = encode_bank(self.pipe, image, self.mask, self.size, self.views_cfg, rng, self.device,
+                                self.cancel, self.backdrops, self.backdrop_share)
+            self.bank.extend(extra, swap)
         self.subject_lat = self.bank.subject_lat(self.cfg.subject_margin)
         self._build_tables()
 
