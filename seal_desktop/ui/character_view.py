@@ -4,6 +4,7 @@ and the 'make stickers' form that queues a job."""
 from __future__ import annotations
 
 import time
+from html import escape
 from pathlib import Path
 from typing import Any, Optional
 
@@ -20,16 +21,40 @@ from .errors import ask_unsaved, show_error
 MASK_CHOICES = ("auto", "alpha", "fallback", "sam")
 
 
-def learned_caption(concept: Any) -> str:
-    """The caption a concept was trained with (automatic or the user's), from its concept.json."""
+def _records(concept: Any) -> dict:
     import json
 
     try:
         meta = json.loads((Path(concept.path) / "concept.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return ""
-    record = (meta.get("component_records") or {}).get("auto_caption") or {}
+        return {}
+    return meta.get("component_records") or {} if isinstance(meta, dict) else {}
+
+
+def learned_caption(concept: Any) -> str:
+    """The caption a concept was trained with (automatic or the user's), from its concept.json."""
+    record = _records(concept).get("auto_caption") or {}
     return str(record.get("caption") or "")
+
+
+def learned_faces(concept: Any) -> str:
+    """What the edited views did (the reference redrawn with its other emotions), in one line, or ""
+    when they did not run: a creator sees which faces the character was also shown with, and why an
+    edit was left out (so a face that keeps coming back is explained)."""
+    record = _records(concept).get("edited_views") or {}
+    if not record.get("active"):
+        return ""
+
+    def new(label: str) -> str:
+        return label.split(" -> ")[-1]
+
+    kept = [new(k) for k in record.get("kept") or []]
+    dropped = [f"{new(k)}: {why}" for k, why in (record.get("dropped") or {}).items()]
+    text = (f"Also shown with {len(kept)} other face{'s' if len(kept) != 1 else ''} ({', '.join(kept)})"
+            if kept else "No other face kept")
+    if dropped:
+        text += f"; left out: {'; '.join(dropped)}"
+    return text + "."
 
 
 def describe_concept(concept: Any) -> tuple[str, str, str]:
@@ -283,8 +308,11 @@ class CharacterView(QWidget):
             self.concepts.addTopLevelItem(hint)
             hint.setFirstColumnSpanned(True)  # across the columns, so it does not widen the first one
         text = learned_caption(character.concepts[-1]) if character.concepts else ""
-        self.learned_caption.setText(f"Last learned with: <i>{text}</i>" if text else "")
-        self.learned_caption.setVisible(bool(text))
+        faces = learned_faces(character.concepts[-1]) if character.concepts else ""
+        shown = (f"Last learned with: <i>{escape(text)}</i>" if text else "") + (
+            f"<br>{escape(faces)}" if text and faces else escape(faces))
+        self.learned_caption.setText(shown)
+        self.learned_caption.setVisible(bool(shown))
         self.edit_caption_btn.setVisible(bool(text))
         self._learned_text = text
 

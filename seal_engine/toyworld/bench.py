@@ -23,7 +23,9 @@
   framing reads back as the reference's); emotion copying (the reference's emotion instead
   of the asked one); and, on unnamed prompts, the reference's background / pose rate against
   chance (1/6, 1/3); and emotion accuracy on its own (the asked emotion read back), since the
-  six-factor average hides what happens to the factor a sticker pack varies most.
+  six-factor average hides what happens to the factor a sticker pack varies most. Rigidity and
+  copying are also scored against chance, on a decoy value neither asked nor the reference's
+  (`bench_chance.py`): a wrong draw lands on the reference's value by chance too.
 - **Paired differences.** Each variant minus the baseline per reference, bootstrap CI over
   references; and minus `image-start-only` (what the regularizers add to the start).
 - **Resumable.** Each (schedule, variant, reference) cell is a JSON file in `OUT/cells/`;
@@ -46,16 +48,18 @@ from typing import Any, Optional, Sequence
 
 from .attributes import (_ACTION_WORDS, _POSITION_WORDS, _SCALE_WORDS, APPEARANCE_FACTORS, CLASS_WORD, FACTORS,
                          HELD_OUT_APPEARANCES, Sticker)
+from .bench_chance import CHANCE_METRICS, chance_scores
 
 CONTEXT_FACTORS = ("emotion", "action", "scale", "position", "style", "background")
 CLASS_ROW = "class word"
 START_ROW = "image-start-only"
-METRICS = ("identity", "attribute_accuracy", "leakage", "rigidity", "emotion_copy", "unnamed_bg_ref",
-           "unnamed_pose_ref", "ok_emotion")
+RESULT_METRICS = ("identity", "attribute_accuracy", "leakage", "rigidity", "emotion_copy", "unnamed_bg_ref",
+                  "unnamed_pose_ref", "ok_emotion")
+METRICS = RESULT_METRICS + CHANCE_METRICS  # the chance terms: bench_chance.py
 # The emotion is what a sticker pack varies most, and the attribute average over six factors hid
 # a cost SEAL pays there alone (read right 0.88 against plain TTF's 0.94 on `paper`, round 13).
 PAIRED_METRICS = METRICS[:5] + ("ok_emotion",)
-LOWER_IS_BETTER = {"leakage", "rigidity", "emotion_copy", "unnamed_bg_ref", "unnamed_pose_ref"}
+LOWER_IS_BETTER = {"leakage", "rigidity", "emotion_copy", "unnamed_bg_ref", "unnamed_pose_ref", *CHANCE_METRICS}
 CHANCE = {"unnamed_bg_ref": 1 / len(FACTORS["background"]), "unnamed_pose_ref": 1 / len(FACTORS["action"])}
 PROTOCOL_VERSION = 2
 
@@ -157,12 +161,15 @@ def score(ask: Ask, read: dict[str, str], ref: Sticker) -> dict[str, Any]:
     s = ask.sticker
     named = [f for f in CONTEXT_FACTORS if f != ask.omit]
     pose_changed = [f for f in ("action", "scale", "position") if f != ask.omit and getattr(s, f) != getattr(ref, f)]
+    rigidity = float(any(read[f] == getattr(ref, f) for f in pose_changed)) if pose_changed else None
+    emotion_copy = float(read["emotion"] == ref.emotion)
     return {
         "identity": float(all(read[f] == getattr(s, f) for f in APPEARANCE_FACTORS)),
         "attribute_accuracy": sum(read[f] == getattr(s, f) for f in named) / len(named),
         "leakage": float(read["background"] == ref.background) if ask.omit != "background" else None,
-        "rigidity": float(any(read[f] == getattr(ref, f) for f in pose_changed)) if pose_changed else None,
-        "emotion_copy": float(read["emotion"] == ref.emotion),
+        "rigidity": rigidity,
+        "emotion_copy": emotion_copy,
+        **chance_scores(ask, read, ref, rigidity, emotion_copy),
         "unnamed_bg_ref": float(read["background"] == ref.background) if ask.omit == "background" else None,
         "unnamed_pose_ref": float(read["action"] == ref.action) if ask.omit == "action" else None,
         **{f"ok_{f}": float(read[f] == getattr(s, f)) for f in FACTORS if f != ask.omit},
@@ -306,11 +313,11 @@ def tables(done: dict[tuple[str, str], list[dict]], n_resamples: int) -> tuple[d
     return results, diffs, start_diffs
 
 
-def _fmt(ci: dict, rate: bool) -> str:
+def _fmt(ci: dict, rate: bool, digits: int = 0) -> str:
     if ci.get("estimate") is None:
         return "n/a"
     if rate:
-        return f"{100 * ci['estimate']:.0f}% [{100 * ci['low']:.0f}, {100 * ci['high']:.0f}]"
+        return f"{100 * ci['estimate']:.{digits}f}% [{100 * ci['low']:.{digits}f}, {100 * ci['high']:.{digits}f}]"
     return f"{ci['estimate']:.3f} [{ci['low']:.3f}, {ci['high']:.3f}]"
 
 
@@ -318,6 +325,12 @@ def _fmt_diff(ci: dict) -> str:
     if ci.get("estimate") is None:
         return "n/a"
     return f"{ci['estimate']:+.3f} [{ci['low']:+.3f}, {ci['high']:+.3f}]"
+
+
+def _fmt_rate_diff(ci: dict) -> str:
+    if ci.get("estimate") is None:
+        return "n/a"
+    return f"{100 * ci['estimate']:+.1f}% [{100 * ci['low']:+.1f}, {100 * ci['high']:+.1f}]"
 
 
 def render_markdown(results: dict[str, dict[str, dict]], diffs: dict[str, dict[str, dict]], meta: dict,
@@ -330,7 +343,7 @@ def render_markdown(results: dict[str, dict[str, dict]], diffs: dict[str, dict[s
     lines += ["", "## Results", "", head, "|" + "---|" * 12]
     for sched, by_var in results.items():
         for var, s in by_var.items():
-            cells = [_fmt(s[m], m in LOWER_IS_BETTER) for m in METRICS]
+            cells = [_fmt(s[m], m in LOWER_IS_BETTER) for m in RESULT_METRICS]
             lines.append(f"| {sched} | {var} | " + " | ".join(cells) + f" | {s['references']} | {s['personalize_s']} |")
     lines += ["", "## Paired differences against the baseline (per reference, 95% bootstrap CI over references)", "",
               "| schedule | variant − baseline | identity | attribute acc. | bg leakage | pose rigidity | emotion copy "
@@ -338,6 +351,18 @@ def render_markdown(results: dict[str, dict[str, dict]], diffs: dict[str, dict[s
     for sched, by_var in diffs.items():
         for var, d in by_var.items():
             lines.append(f"| {sched} | {var} | " + " | ".join(_fmt_diff(d[m]) for m in PAIRED_METRICS) + " |")
+    lines += ["", "## Rigidity and copying against chance (bench_chance.py: the same rule scored on a value "
+              "neither asked nor the reference's)", "",
+              "| schedule | variant | pose rigidity | chance | above chance | − baseline, above chance "
+              "| emotion copy | chance | above chance | − baseline, above chance |", "|" + "---|" * 10]
+    for sched, by_var in results.items():
+        for var, s in by_var.items():
+            d = diffs.get(sched, {}).get(var, {})
+            row = []
+            for m in ("rigidity", "emotion_copy"):
+                row += [_fmt(s[m], True, 1), _fmt(s[f"{m}_chance"], True, 1), _fmt_rate_diff(s[f"{m}_above_chance"]),
+                        _fmt_rate_diff(d[f"{m}_above_chance"]) if d else "-"]
+            lines.append(f"| {sched} | {var} | " + " | ".join(row) + " |")
     if start_diffs:
         lines += ["", f"## Paired differences against `{START_ROW}` (what the regularizers add to SEAL's start)", "",
                   f"| schedule | variant − {START_ROW} | identity | attribute acc. | bg leakage | pose rigidity "
@@ -409,7 +434,7 @@ def run_toy_bench(cfg: ToyBenchConfig, log: Any = print) -> tuple[Path, Path, di
                                                           log, wait=True)
     done = {k: [by_index[i] for i in sorted(by_index)] for k, by_index in found.items()}
     results, diffs, start_diffs = tables(done, cfg.n_resamples)
-    meta = {"protocol": f"v{PROTOCOL_VERSION} (seal_engine/toyworld/bench.py docstring)",
+    meta = {"protocol": f"v{PROTOCOL_VERSION} (seal_engine/toyworld/bench.py docstring)", "seed": cfg.seed,
             "references": f"{len(refs)} ({cfg.references} per held-out appearance x {cfg.appearances}, factors "
                           f"drawn with seed {cfg.seed})",
             "prompts": f"{cfg.prompts} per reference x {cfg.seeds} seeds", "base": cfg.base,

@@ -55,10 +55,17 @@ def expand_cell(c: dict) -> dict:
 
 def archive_run(out_dir: Path) -> str:
     """The archive text of one run folder: its meta, then one compact cell per line."""
+    from .bench_chance import RescoreError, rescore
+
     cells = read_cells(out_dir)
     if not cells:
         raise ArchiveError(f"{out_dir} holds no finished toy-bench cells to archive.")
-    lines = [json.dumps({"format": ARCHIVE_FORMAT, "meta": run_meta(out_dir), "read_keys": READ_KEYS},
+    meta = run_meta(out_dir)
+    try:
+        rescore(meta, cells)  # a run made before the chance columns existed is archived with them
+    except RescoreError as exc:
+        raise ArchiveError(f"{out_dir}: {exc}") from None
+    lines = [json.dumps({"format": ARCHIVE_FORMAT, "meta": meta, "read_keys": READ_KEYS},
                         ensure_ascii=False)]
     for key in sorted(cells):
         lines += [json.dumps(compact_cell(c), ensure_ascii=False, separators=(",", ":")) for c in cells[key]]

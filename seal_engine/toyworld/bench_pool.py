@@ -39,11 +39,19 @@ def run_meta(out_dir: Path) -> dict:
 
 def load_run(source: Path) -> tuple[dict, dict[tuple[str, str], list[dict]]]:
     """(meta, cells) of a run folder, or of an archive file (`bench_archive`) kept in the repository."""
+    from .bench_chance import RescoreError, rescore
+
     if Path(source).is_file():
         from .bench_archive import read_archive
 
-        return read_archive(source)
-    return run_meta(source), read_cells(source)
+        meta, cells = read_archive(source)
+    else:
+        meta, cells = run_meta(source), read_cells(source)
+    try:
+        rescore(meta, cells)  # draws recorded before the chance columns existed (bench_chance.py)
+    except RescoreError as exc:
+        raise PoolError(f"{source}: {exc}") from None
+    return meta, cells
 
 
 def _keyed(cells: list[dict], run: int) -> list[dict]:

@@ -16,7 +16,8 @@ from typing import Sequence
 from .bench import paired, per_reference
 from .bench_pool import PoolError, _keyed, load_run
 
-SCREEN_METRICS = ("identity", "ok_emotion", "attribute_accuracy", "rigidity", "emotion_copy", "leakage")
+SCREEN_METRICS = ("identity", "ok_emotion", "attribute_accuracy", "rigidity", "emotion_copy", "leakage",
+                  "rigidity_above_chance", "emotion_copy_above_chance")  # the last two: bench_chance.py
 AGAINST = (("seal", "SEAL"), ("baseline", "plain TTF"))
 
 

@@ -34,3 +34,25 @@ def test_learned_caption_is_shown_and_can_be_edited(make_window, tmp_path):
     assert view.caption.text() == "sad, arms up, closeup, on a lime background" and view.dirty
     assert view.save()
     assert window.ctx.characters.get(c.id).caption == "sad, arms up, closeup, on a lime background"
+
+
+def test_the_other_faces_a_character_was_shown_with_are_listed_with_why_one_was_left_out(make_window, tmp_path):
+    window = make_window(start_queue=False)
+    c = window.add_files([DATA / "seal-transparent.png"])[0]
+    view = window.character
+    records = {"auto_caption": {"caption": "sad, waving, on a <lime> background"},
+               "edited_views": {"active": True, "kept": ["sad -> happy", "sad -> angry"],
+                                "dropped": {"sad -> surprised": "read as sad"}}}
+    for name, recs in (("paper", records), ("quality", {**records, "edited_views": {"active": False,
+                                                                                   "why_not": "off"}})):
+        concept = tmp_path / name
+        concept.mkdir()
+        (concept / "concept.json").write_text(json.dumps({"component_records": recs}), encoding="utf-8")
+        window.ctx.characters.add_concept(c.id, concept, "tiny", {"schedule": name})
+        view.set_character(window.ctx.characters.get(c.id))
+        text = view.learned_caption.text()
+        assert "on a &lt;lime&gt; background" in text  # the caption is text, not markup
+        if name == "paper":
+            assert "Also shown with 2 other faces (happy, angry); left out: surprised: read as sad." in text
+        else:  # the last concept learned without them says nothing about faces
+            assert "faces" not in text and "left out" not in text
