@@ -113,8 +113,8 @@ the toy world's protocol (docs/personalization.md, round 21): on `paper`, on two
 references, none used to choose its settings) the reference's face came back in 2.1% of the
 stickers asking for another emotion against 4.2%, the asked emotion in +0.039 more, identity
 -0.004 [-0.019, +0.011]. On `fast` (two draws) they changed nothing measurable (copying -0.6%
-[-1.8, +0.6]) at twice the setup; not screened on `quality`, where copying is already a quarter of
-plain TTF's."""
+[-1.8, +0.6]) at twice the setup. On `quality` (two draws, round 22) they cost the asked emotion,
+-0.024 [-0.039, -0.008] read right, at the same identity and copying."""
 
 ATTENTION_GRAD_RATIO_BY_SCHEDULE: dict[Schedule, float] = {
     Schedule.PAPER: 0.1,
