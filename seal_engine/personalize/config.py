@@ -118,7 +118,7 @@ stickers asking for another emotion against 4.2%, the asked emotion in +0.039 mo
 
 ATTENTION_GRAD_RATIO_BY_SCHEDULE: dict[Schedule, float] = {
     Schedule.PAPER: 0.1,
-    Schedule.FAST: 0.1,
+    Schedule.FAST: 0.03,
     Schedule.QUALITY: 0.03,
 }
 """The attention terms' share of the diffusion gradient at each phase's first step when
@@ -126,7 +126,10 @@ ATTENTION_GRAD_RATIO_BY_SCHEDULE: dict[Schedule, float] = {
 `quality`'s 800 steps that pulls the identity tokens' attention over the whole subject, the face
 included, and the emotion words lose to it: 18 references, SEAL at 0.1 reached 0.958 identity
 with attribute accuracy -0.019 and emotion copying 6% against plain TTF's 0.947 / 2%; at 0.03
-0.964, -0.009 and 3% (docs/toyworld_bench_fast_quality.md, round 8)."""
+0.964, -0.009 and 3% (docs/toyworld_bench_fast_quality.md, round 8). On `fast` the same: its
+ablations put SEAL's emotion cost there on the attention loss, and at 0.03 on four draws (72
+references) the asked emotion came back +0.022 [+0.013, +0.032] more often, copying -0.8% [-1.4,
+-0.3], identity -0.004 [-0.012, +0.005] (docs/personalization.md, round 22)."""
 
 SCHEDULE_LR: dict[Schedule, tuple[float, float]] = {
     Schedule.QUALITY: (5e-4, 1e-4),
