@@ -28,7 +28,7 @@ def _records(concept: Any) -> dict:
         meta = json.loads((Path(concept.path) / "concept.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    return meta.get("component_records") or {} if isinstance(meta, dict) else {}
+    return (meta.get("component_records") or {}) if isinstance(meta, dict) else {}
 
 
 def learned_caption(concept: Any) -> str:
