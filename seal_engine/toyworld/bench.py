@@ -48,7 +48,7 @@ from typing import Any, Optional, Sequence
 
 from .attributes import (_ACTION_WORDS, _POSITION_WORDS, _SCALE_WORDS, APPEARANCE_FACTORS, CLASS_WORD, FACTORS,
                          HELD_OUT_APPEARANCES, Sticker)
-from .bench_chance import CHANCE_METRICS, chance_scores
+from .bench_chance import CHANCE_METRICS, POSE_FACTORS, chance_scores
 
 CONTEXT_FACTORS = ("emotion", "action", "scale", "position", "style", "background")
 CLASS_ROW = "class word"
@@ -160,7 +160,7 @@ def score(ask: Ask, read: dict[str, str], ref: Sticker) -> dict[str, Any]:
     """Per-sample metric values (None where a metric does not apply)."""
     s = ask.sticker
     named = [f for f in CONTEXT_FACTORS if f != ask.omit]
-    pose_changed = [f for f in ("action", "scale", "position") if f != ask.omit and getattr(s, f) != getattr(ref, f)]
+    pose_changed = [f for f in POSE_FACTORS if f != ask.omit and getattr(s, f) != getattr(ref, f)]
     rigidity = float(any(read[f] == getattr(ref, f) for f in pose_changed)) if pose_changed else None
     emotion_copy = float(read["emotion"] == ref.emotion)
     return {

@@ -26,7 +26,7 @@ from typing import Any, Optional
 
 from .attributes import FACTORS
 
-POSE_FACTORS = ("action", "scale", "position")
+POSE_FACTORS = ("action", "scale", "position")  # what pose rigidity reads (bench.score)
 CHANCE_METRICS = ("rigidity_chance", "rigidity_above_chance", "emotion_copy_chance", "emotion_copy_above_chance")
 
 
@@ -117,4 +117,4 @@ def _per_appearance(meta: dict) -> int:
     return int(m.group(1)) if m else 3
 
 
-__all__ = ["CHANCE_METRICS", "RescoreError", "chance_scores", "draw_asks", "draw_seed", "rescore"]
+__all__ = ["CHANCE_METRICS", "POSE_FACTORS", "RescoreError", "chance_scores", "draw_asks", "draw_seed", "rescore"]
